@@ -1,0 +1,57 @@
+/**
+ * The one way this project writes files it owns (index, schedules, sidecars): temp file in the same folder, fsync,
+ * rename, fsync of the folder, mode 0600. A crash at any instant leaves either the old or the new file, never a torn
+ * one. Folders it creates are 0700. Modes are set explicitly, so the umask does not matter.
+ */
+import { promises as fs, constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+
+export const FILE_MODE = 0o600;
+export const DIR_MODE = 0o700;
+
+/** Creates the folder (and parents) if missing and makes sure it is 0700. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+  const stat = await fs.stat(dir);
+  if ((stat.mode & 0o777) !== DIR_MODE) await fs.chmod(dir, DIR_MODE);
+}
+
+/** Makes a rename or unlink inside `dir` durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Atomically replaces `file` with `data` (0600), durable once the promise resolves. */
+export async function writeFileSafely(file: string, data: string | Buffer): Promise<void> {
+  await writeFileAtomic(file, data, { mode: FILE_MODE, fsync: true, chown: false });
+  // write-file-atomic keeps an existing file's mode; ours must be 0600 whatever it was.
+  await fs.chmod(file, FILE_MODE);
+  await fsyncDir(path.dirname(file));
+}
+
+/** Renames a complete, fsynced file into place and makes the rename durable. */
+export async function commitRename(from: string, to: string): Promise<void> {
+  await fs.rename(from, to);
+  await fsyncDir(path.dirname(to));
+}
+
+/** A fresh name beside `file`, for staging writes that are renamed into place. */
+export function siblingTempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
