@@ -30,7 +30,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** Atomically replaces `file` with `data` (0600), durable once the promise resolves. */
 export async function writeFileSafely(file: string, data: string | Buffer): Promise<void> {
-  await writeFileAtomic(file, data, { mode: FILE_MODE, fsync: true, chown: false });
+  await writeFileAtomic(file, data, { mode: FILE_MODE, fsync: true });
   // write-file-atomic keeps an existing file's mode; ours must be 0600 whatever it was.
   await fs.chmod(file, FILE_MODE);
   await fsyncDir(path.dirname(file));

@@ -101,8 +101,18 @@ export async function acquireLease(dir: string): Promise<HeldLock | undefined> {
   const held = await lockOnce(leaseLockPath(dir));
   if (!held) return undefined;
   const owner: LeaseOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
-  await fs.writeFile(path.join(leaseLockPath(dir), OWNER_FILE), JSON.stringify(owner), { mode: 0o600 });
-  return held;
+  const ownerFile = path.join(leaseLockPath(dir), OWNER_FILE);
+  await fs.writeFile(ownerFile, JSON.stringify(owner), { mode: 0o600 });
+  return {
+    get intact() {
+      return held.intact;
+    },
+    release: async () => {
+      // proper-lockfile removes its lock folder with rmdir, which needs it empty.
+      await fs.rm(ownerFile, { force: true });
+      await held.release();
+    },
+  };
 }
 
 function leaseLockPath(dir: string): string {

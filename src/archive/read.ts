@@ -1,0 +1,143 @@
+/**
+ * Reading an archive back: storage -> SHA-256 of the stored bytes -> [decryption] -> gunzip -> tar entries, each
+ * handed to a callback as a stream. Verify and restore are both built on it, so both check the same things the
+ * same way. The manifest copy beside the archive is read here too, with its checksum checked.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import tarStream from 'tar-stream';
+import { createHash } from 'node:crypto';
+import { BackupError, errnoCode } from '../errors.js';
+import type { BackupRecord } from '../metadata/record.js';
+import type { ArchiveStorage } from '../storage/storage.js';
+import { DigestStream } from './digest.js';
+import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest } from './manifest.js';
+
+const gunzip = promisify(zlib.gunzip);
+
+/** The manifest is the only entry read into memory; anything claiming to be larger is not ours. */
+const MAX_MANIFEST_BYTES = 1 << 30;
+
+/** An entry's content as tar-stream gives it: read it to the end (or resume it) before the next entry comes. */
+export type EntryBody = AsyncIterable<Buffer> & { resume(): unknown; on(event: 'end', listener: () => void): unknown };
+
+export type EntryHandler = (header: tarStream.Header, body: EntryBody) => Promise<void>;
+
+export interface ArchiveReadResult {
+  /** SHA-256 and size of the stored archive bytes. */
+  sha256: string;
+  bytes: number;
+  /** The manifest found as the archive's last entry, if any. */
+  manifest?: Manifest;
+}
+
+export async function collect(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit) throw new BackupError('UNSAFE_ARCHIVE', `an archive entry is larger than the ${limit} bytes allowed`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function missingArchive(record: BackupRecord, storage: ArchiveStorage): BackupError {
+  return new BackupError(
+    'INTEGRITY',
+    `archive ${record.archive} of backup ${record.id} is missing from ${storage.description}: restore the file, or remove the backup with \`mcp backup delete ${record.id}\``,
+    { id: record.id },
+  );
+}
+
+/**
+ * Streams every entry of the backup's archive through `onEntry` (which must consume the body), and returns the
+ * stored bytes' checksum. The manifest entry is parsed, not passed on.
+ */
+export async function readArchive(storage: ArchiveStorage, record: BackupRecord, onEntry: EntryHandler, signal?: AbortSignal): Promise<ArchiveReadResult> {
+  let source: Readable;
+  try {
+    source = await storage.open(record.archive);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') throw missingArchive(record, storage);
+    throw error;
+  }
+  const digest = new DigestStream();
+  const decompress = record.compression.algorithm === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
+  const extract = tarStream.extract();
+  let manifest: Manifest | undefined;
+  extract.on('entry', (header, stream, next) => {
+    const work =
+      header.name === MANIFEST_ARCHIVE_PATH
+        ? collect(stream as EntryBody, MAX_MANIFEST_BYTES).then((data) => {
+            manifest = parseManifest(data, `archive ${record.archive}`);
+          })
+        : onEntry(header, stream as EntryBody);
+    work.then(
+      () => next(),
+      (error: unknown) => {
+        stream.resume();
+        extract.destroy(error as Error);
+      },
+    );
+  });
+  try {
+    await pipeline([source, digest, decompress, extract], { signal });
+  } catch (error) {
+    if (error instanceof BackupError) throw error;
+    if (signal?.aborted) throw error;
+    throw new BackupError('INTEGRITY', `archive ${record.archive} of backup ${record.id} cannot be read: ${(error as Error).message}`, {
+      id: record.id,
+    });
+  }
+  return { sha256: digest.digest(), bytes: digest.bytes, ...(manifest && { manifest }) };
+}
+
+/** Reads the manifest copy beside the archive, checking its recorded checksum. */
+export async function readManifestCopy(storage: ArchiveStorage, record: BackupRecord): Promise<Manifest> {
+  let source: Readable;
+  try {
+    source = await storage.open(record.manifest);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') {
+      throw new BackupError('INTEGRITY', `manifest ${record.manifest} of backup ${record.id} is missing`, { id: record.id });
+    }
+    throw error;
+  }
+  const data = await collect(source, MAX_MANIFEST_BYTES);
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  if (sha256 !== record.manifestSha256) {
+    throw new BackupError('INTEGRITY', `manifest ${record.manifest} of backup ${record.id} does not match its checksum`, { id: record.id });
+  }
+  let plain: Buffer;
+  try {
+    plain = await gunzip(data);
+  } catch {
+    throw new BackupError('INTEGRITY', `manifest ${record.manifest} of backup ${record.id} cannot be decompressed`, { id: record.id });
+  }
+  const manifest = parseManifest(plain, `manifest ${record.manifest}`);
+  if (manifest.id !== record.id) {
+    throw new BackupError('INTEGRITY', `manifest ${record.manifest} belongs to backup ${manifest.id}, not ${record.id}`, { id: record.id });
+  }
+  return manifest;
+}
+
+/**
+ * The backup's manifest: the copy beside the archive when it is intact, else the archive's own copy (which means
+ * reading the whole archive).
+ */
+export async function loadManifest(storage: ArchiveStorage, record: BackupRecord): Promise<Manifest> {
+  try {
+    return await readManifestCopy(storage, record);
+  } catch (error) {
+    if (!(error instanceof BackupError) || error.code !== 'INTEGRITY') throw error;
+    const { manifest } = await readArchive(storage, record, async (_header, body) => {
+      body.resume();
+      await new Promise<void>((resolve) => body.on('end', () => resolve()));
+    });
+    if (!manifest) throw new BackupError('INTEGRITY', `backup ${record.id}: neither the manifest copy nor the archive holds a readable manifest`, { id: record.id });
+    return manifest;
+  }
+}

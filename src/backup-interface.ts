@@ -1,0 +1,52 @@
+/**
+ * The library's public contract: every operation of `mcp backup` as a typed function. The CLI is one client of it;
+ * an MCP server or another program is another. Implemented by `BackupManager` (backup-manager.ts).
+ *
+ * Errors are `BackupError`s with a stable `code` (see errors.ts). Nothing here prints, exits or reads the
+ * environment: progress and warnings come through the observer callbacks of each call.
+ */
+import type { Manifest } from './archive/manifest.js';
+import type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';
+import type { OperationObserver } from './backup/progress.js';
+import type { BackupRecord, BackupType } from './metadata/record.js';
+import type { ServiceSummary } from './platform/inventory.js';
+import type { Platform } from './platform/types.js';
+import type { VerifyReport } from './verify/verify.js';
+
+export interface ListFilter {
+  type?: BackupType;
+  /** Only backups created within the last N days. */
+  days?: number;
+  /** Only backups that hold this service. */
+  service?: string;
+  /** Clock, for tests. */
+  now?: Date;
+}
+
+export interface ShowResult {
+  record: BackupRecord;
+  /** From the base full backup to this one (just this one for full and service backups). */
+  chain: BackupRecord[];
+  /** Backups that build on this one. */
+  dependents: BackupRecord[];
+  /** Present when `files` was asked for. */
+  manifest?: Manifest;
+}
+
+export interface VerifyRequest extends OperationObserver {
+  /** Ids or unique prefixes; empty or omitted with `all` for every backup. */
+  ids?: string[];
+  all?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface BackupInterface {
+  readonly platform: Platform;
+  /** What a backup would take, per service. */
+  services(): Promise<ServiceSummary[]>;
+  create(options: CreateBackupOptions): Promise<CreateBackupResult>;
+  /** Newest first; reads only the index. */
+  list(filter?: ListFilter): Promise<BackupRecord[]>;
+  show(id: string, options?: { files?: boolean }): Promise<ShowResult>;
+  verify(request: VerifyRequest): Promise<VerifyReport[]>;
+}

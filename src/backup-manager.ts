@@ -1,0 +1,111 @@
+/** The implementation of `BackupInterface` over one platform: each method delegates to the module that owns it. */
+import type { BackupInterface, ListFilter, ShowResult, VerifyRequest } from './backup-interface.js';
+import { loadManifest } from './archive/read.js';
+import { createBackup, type CreateBackupOptions, type CreateBackupResult } from './backup/create.js';
+import { BackupError } from './errors.js';
+import { resolveBackupId } from './metadata/ids.js';
+import type { BackupRecord } from './metadata/record.js';
+import { readIndex } from './metadata/store.js';
+import { inventory, type ServiceSummary } from './platform/inventory.js';
+import { loadPlatform, type LocatePlatformOptions } from './platform/load.js';
+import type { Platform } from './platform/types.js';
+import { backupLayout, type BackupLayout } from './repository/layout.js';
+import { LocalStorage } from './storage/local.js';
+import type { ArchiveStorage } from './storage/storage.js';
+import { verifyBackup, type VerifyReport } from './verify/verify.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function newestFirst(records: readonly BackupRecord[]): BackupRecord[] {
+  return [...records].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+}
+
+/** The chain of `record`, base first. Stops at a missing parent (the caller reports the break). */
+export function chainOf(records: readonly BackupRecord[], record: BackupRecord): BackupRecord[] {
+  const chain = [record];
+  const seen = new Set([record.id]);
+  for (let parentId = record.parent; parentId !== undefined; ) {
+    const parent = records.find((r) => r.id === parentId);
+    if (!parent || seen.has(parent.id)) break;
+    chain.unshift(parent);
+    seen.add(parent.id);
+    parentId = parent.parent;
+  }
+  return chain;
+}
+
+export class BackupManager implements BackupInterface {
+  readonly platform: Platform;
+  readonly layout: BackupLayout;
+  readonly storage: ArchiveStorage;
+
+  constructor(platform: Platform) {
+    this.platform = platform;
+    this.layout = backupLayout(platform.backupDir);
+    // Reading needs no staging folder; writers open their own workspace.
+    this.storage = new LocalStorage(this.layout.archives, () => Promise.reject(new Error('read-only storage handle')));
+  }
+
+  services(): Promise<ServiceSummary[]> {
+    return Promise.resolve(inventory(this.platform));
+  }
+
+  create(options: CreateBackupOptions): Promise<CreateBackupResult> {
+    return createBackup(this.platform, options);
+  }
+
+  async records(): Promise<BackupRecord[]> {
+    return (await readIndex(this.layout)).backups;
+  }
+
+  async list(filter: ListFilter = {}): Promise<BackupRecord[]> {
+    const now = (filter.now ?? new Date()).getTime();
+    if (filter.days !== undefined && !(Number.isFinite(filter.days) && filter.days >= 0)) {
+      throw new BackupError('USAGE', `--days must be a number of days (0 or more), got ${filter.days}`);
+    }
+    if (filter.service !== undefined && !this.platform.services.some((s) => s.name === filter.service)) {
+      const records = await this.records();
+      // A service no longer configured may still be in old backups: only refuse names no backup knows either.
+      if (!records.some((r) => r.services.includes(filter.service!))) {
+        throw new BackupError('SERVICE_UNKNOWN', `unknown service ${filter.service}: this platform has ${this.platform.services.map((s) => s.name).join(', ')}`);
+      }
+    }
+    const records = await this.records();
+    return newestFirst(
+      records.filter(
+        (r) =>
+          (filter.type === undefined || r.type === filter.type) &&
+          (filter.service === undefined || r.services.includes(filter.service)) &&
+          (filter.days === undefined || now - Date.parse(r.createdAt) <= filter.days * DAY_MS),
+      ),
+    );
+  }
+
+  async show(id: string, options: { files?: boolean } = {}): Promise<ShowResult> {
+    const records = await this.records();
+    const record = resolveBackupId(records, id);
+    const result: ShowResult = {
+      record,
+      chain: chainOf(records, record),
+      dependents: records.filter((r) => r.parent === record.id),
+    };
+    if (options.files) result.manifest = await loadManifest(this.storage, record);
+    return result;
+  }
+
+  async verify(request: VerifyRequest): Promise<VerifyReport[]> {
+    const records = await this.records();
+    const selected = request.all ? newestFirst(records) : (request.ids ?? []).map((id) => resolveBackupId(records, id));
+    if (selected.length === 0 && !request.all) throw new BackupError('USAGE', 'name a backup id to verify, or pass --all');
+    const reports: VerifyReport[] = [];
+    for (const record of selected) {
+      reports.push(await verifyBackup(this.storage, record, { ...request, records }));
+    }
+    return reports;
+  }
+}
+
+/** Opens the platform found from `options` (see locatePlatformRoot) and returns its backup interface. */
+export async function openPlatform(options: LocatePlatformOptions): Promise<BackupManager> {
+  return new BackupManager(await loadPlatform(options));
+}

@@ -1,0 +1,58 @@
+import type { Command } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
+import { BACKUP_TYPES } from '../../metadata/record.js';
+import type { CliContext } from '../context.js';
+import { formatBytes, formatDuration, formatRate } from '../format.js';
+import { integerIn, list, oneOf } from '../options.js';
+
+export function registerCreate(backup: Command<[], Record<string, unknown>, Record<string, unknown>>, ctx: CliContext): void {
+  backup
+    .command('create')
+    .description('create a backup: full (every service), incremental (changes since the last backup) or service')
+    .addOption(new Option('--type <type>', 'full, incremental or service').argParser(oneOf('--type', BACKUP_TYPES)).makeOptionMandatory())
+    .option('--services <names>', 'comma-separated services (required for --type service)', list)
+    .option('--description <text>', 'a note kept with the backup')
+    .option('--include-logs', 'also back up each service\'s logs')
+    .option('--no-volumes', 'leave data volumes out (service backups)')
+    .option('--no-compress', 'store a plain .tar instead of .tar.gz')
+    .option('--compression-level <n>', 'gzip level, 1 (fastest) to 9 (smallest); default 6', integerIn('--compression-level', 1, 9))
+    .option('--skip-unreadable', 'back up what can be read and report the rest, instead of failing')
+    .addHelpText('after', `
+Examples:
+  mcp backup create --type full --description "Pre-upgrade backup"
+  mcp backup create --type service --services filesystem,git
+  mcp backup create --type service --services git --no-volumes --include-logs`)
+    .action(async (opts) => {
+      const manager = await ctx.manager();
+      const observer = ctx.observer('backup');
+      let result;
+      try {
+        result = await manager.create({
+          ...observer,
+          type: opts.type,
+          ...(opts.services && { services: opts.services }),
+          ...(opts.description !== undefined && { description: opts.description }),
+          includeLogs: opts.includeLogs === true,
+          volumes: opts.volumes,
+          compress: opts.compress,
+          ...(opts.compressionLevel !== undefined && { compressionLevel: opts.compressionLevel }),
+          skipUnreadable: opts.skipUnreadable === true,
+        });
+      } finally {
+        observer.done();
+      }
+      const { record } = result;
+      ctx.result({ ...record, changedWhileReadingFiles: result.changedWhileReading, skippedFiles: result.skipped }, () => {
+        const lines = [
+          `Created ${record.type} backup ${record.id}`,
+          `  services:   ${record.services.join(', ')}`,
+          `  files:      ${record.files} (${formatBytes(record.bytes)})`,
+          `  archive:    ${record.archive}, ${formatBytes(record.size)}`,
+          `  duration:   ${formatDuration(record.durationMs)} (${formatRate(record.storedBytes, record.durationMs)})`,
+        ];
+        if (result.changedWhileReading.length > 0) lines.push(`  warning:    ${result.changedWhileReading.length} file(s) changed while being read`);
+        if (result.skipped.length > 0) lines.push(`  warning:    ${result.skipped.length} path(s) skipped (unreadable)`);
+        return ctx.options.quiet ? record.id : lines.join('\n');
+      });
+    });
+}

@@ -1,0 +1,83 @@
+/**
+ * What every command gets: the global options, the output streams, and the platform opened on first use. Commands
+ * print only through this, so `--json` (stdout holds JSON and nothing else) and `--quiet` hold everywhere.
+ */
+import type { Writable } from 'node:stream';
+import { openPlatform, type BackupManager } from '../backup-manager.js';
+import type { OperationObserver } from '../backup/progress.js';
+import { createProgress } from './progress.js';
+
+export interface GlobalOptions {
+  platform?: string;
+  json?: boolean;
+  quiet?: boolean;
+  progress?: boolean;
+}
+
+export interface CliIo {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
+  stdinIsTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export class CliContext {
+  readonly io: CliIo;
+  #options: () => GlobalOptions;
+  #manager?: Promise<BackupManager>;
+
+  constructor(io: CliIo, options: () => GlobalOptions) {
+    this.io = io;
+    this.#options = options;
+  }
+
+  get options(): GlobalOptions {
+    return this.#options();
+  }
+
+  get json(): boolean {
+    return this.options.json === true;
+  }
+
+  manager(): Promise<BackupManager> {
+    this.#manager ??= openPlatform({
+      ...(this.options.platform !== undefined && { platform: this.options.platform }),
+      ...(this.io.env.MCP_PLATFORM_HOME && { platformHome: this.io.env.MCP_PLATFORM_HOME }),
+      cwd: this.io.cwd,
+    });
+    return this.#manager;
+  }
+
+  /** A line for people, on stdout; silent with --quiet or --json. */
+  say(line = ''): void {
+    if (!this.options.quiet && !this.json) this.io.stdout.write(`${line}\n`);
+  }
+
+  /** The result, on stdout: JSON with --json, else the given human text (printed even with --quiet). */
+  result(value: unknown, human: () => string): void {
+    if (this.json) this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    else {
+      const text = human();
+      if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+
+  warn(message: string): void {
+    if (!this.options.quiet) this.io.stderr.write(`warning: ${message}\n`);
+  }
+
+  /** Progress (on stderr, only on a terminal) and warnings for an operation. */
+  observer(label: string): OperationObserver & { done(): void } {
+    const enabled = this.options.progress !== false && !this.options.quiet && this.io.stderr.isTTY === true;
+    const progress = enabled ? createProgress(this.io.stderr, label) : undefined;
+    return {
+      onProgress: (event) => progress?.update(event),
+      onWarning: (message) => {
+        progress?.interrupt();
+        this.warn(message);
+      },
+      done: () => progress?.stop(),
+    };
+  }
+}

@@ -1,0 +1,58 @@
+/** Human formatting shared by the commands: sizes, durations, rates, times and plain tables. */
+import Table from 'cli-table3';
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function formatRate(bytes: number, ms: number): string {
+  return ms > 0 ? `${formatBytes((bytes * 1000) / ms)}/s` : '-';
+}
+
+/** Local time, to the minute, and how long ago. */
+export function formatWhen(iso: string, now = Date.now()): string {
+  const date = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const local = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  return `${local} (${formatAge(now - date.getTime())})`;
+}
+
+export function formatAge(ms: number): string {
+  if (ms < 0) return 'in the future';
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 1) return 'just now';
+  if (minutes < 60) return `${minutes}m ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ago`;
+  return `${Math.floor(hours / 24)}d ago`;
+}
+
+/** A plain table: no colours or borders, so it reads the same on a terminal, in a pipe and in a log. */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const t = new Table({
+    head,
+    style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 2 },
+    chars: {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
+      'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '',
+    },
+  });
+  t.push(...rows.map((r) => r.map(String)));
+  return t.toString().split('\n').map((line) => line.trimEnd()).join('\n');
+}

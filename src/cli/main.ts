@@ -1,0 +1,72 @@
+/**
+ * The `mcp` command line: a thin shell over the library. It parses arguments, calls one library function, prints
+ * the result, and maps errors to exit codes here and only here.
+ */
+import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import { isBackupError } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import { CliContext, type CliIo, type GlobalOptions } from './context.js';
+import { EXIT_CODES_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
+import { registerCreate } from './commands/create.js';
+import { registerList } from './commands/list.js';
+import { registerServices } from './commands/services.js';
+import { registerShow } from './commands/show.js';
+import { registerVerify } from './commands/verify.js';
+
+function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
+  const program = new Command('mcp').description('MCP platform tools').version(TOOL_VERSION, '--version');
+  const backup = program
+    .command('backup')
+    .description('back up and restore the services of an MCP platform')
+    .addOption(new Option('--platform <dir>', 'the platform root (default: $MCP_PLATFORM_HOME, else the nearest folder with platform.yaml)'))
+    .option('--json', 'machine-readable output on stdout, nothing else there')
+    .option('--quiet', 'print only results and errors')
+    .option('--no-progress', 'no progress bar on stderr')
+    .addHelpText('after', EXIT_CODES_HELP);
+  const ctx = new CliContext(io, () => backup.opts() as GlobalOptions);
+  const sub = backup as unknown as Command<[], Record<string, unknown>, Record<string, unknown>>;
+  registerServices(sub, ctx);
+  registerCreate(sub, ctx);
+  registerList(sub, ctx);
+  registerShow(sub, ctx);
+  registerVerify(sub, ctx);
+
+  for (const command of [program, backup, ...backup.commands]) {
+    command.exitOverride();
+    command.showSuggestionAfterError(true);
+    command.configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  }
+  return { program: program as unknown as Command, ctx };
+}
+
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const { program } = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message already; help and --version end with exit code 0.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT_OK;
+      if (error.code === 'commander.executeSubCommandAsync') return EXIT_FAILURE;
+      return EXIT_USAGE;
+    }
+    if (isBackupError(error)) {
+      io.stderr.write(`mcp backup: ${error.message}\n`);
+      return exitCodeFor(error.code);
+    }
+    // Not a failure we anticipated: say so plainly, and show the stack only when asked.
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr.write(`mcp backup: unexpected error: ${message}\n`);
+    if (io.env.MCP_BACKUP_DEBUG) io.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
+    else io.stderr.write('  (set MCP_BACKUP_DEBUG=1 for details, and please report it)\n');
+    return EXIT_FAILURE;
+  }
+}
+
+function defaultIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, stdinIsTTY: process.stdin.isTTY === true, env: process.env, cwd: process.cwd() };
+}

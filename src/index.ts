@@ -1,0 +1,14 @@
+/** The public entry point of the library: `openPlatform` gives a `BackupInterface`; the rest are its types. */
+export type { BackupInterface, ListFilter, ShowResult, VerifyRequest } from './backup-interface.js';
+export { BackupManager, openPlatform } from './backup-manager.js';
+export { BackupError, isBackupError, type BackupErrorCode } from './errors.js';
+export type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';
+export type { OperationObserver, ProgressEvent } from './backup/progress.js';
+export type { BackupOrigin, BackupParts, BackupRecord, BackupType } from './metadata/record.js';
+export { BACKUP_TYPES } from './metadata/record.js';
+export type { Manifest, ManifestEntry } from './archive/manifest.js';
+export type { ServiceSummary, PathSummary } from './platform/inventory.js';
+export type { LocatePlatformOptions } from './platform/load.js';
+export type { Platform, Service, Part } from './platform/types.js';
+export type { VerifyReport } from './verify/verify.js';
+export { TOOL_VERSION } from './version.js';

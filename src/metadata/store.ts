@@ -1,0 +1,145 @@
+/**
+ * metadata.json: the index of backups. `list` reads only this file, never the archives.
+ *
+ * Reads never write. Writes are read-modify-write under the index lock, and atomic (safe-write), so a crash leaves
+ * the previous or the new index. A file that does not parse is never replaced silently: the error points to
+ * `mcp backup index rebuild`. An older schema is migrated on the first write, after a copy of the old file is kept;
+ * a newer one is refused.
+ */
+import { promises as fs } from 'node:fs';
+import { BackupError, errnoCode } from '../errors.js';
+import { writeFileSafely, FILE_MODE } from '../fsutil/safe-write.js';
+import { withLock } from '../lock/lock.js';
+import type { BackupLayout } from '../repository/layout.js';
+import type { BackupRecord } from './record.js';
+
+export const INDEX_SCHEMA_VERSION = 1;
+
+export interface IndexFile {
+  schemaVersion: number;
+  backups: BackupRecord[];
+}
+
+export interface LoadedIndex {
+  backups: BackupRecord[];
+  /** The schema version found on disk (0 when there was no file). */
+  schemaVersion: number;
+  /** Permission bits of the file, to report a mode looser than 0600. */
+  mode?: number;
+}
+
+const REBUILD_HINT = 'run `mcp backup index rebuild` to rebuild it from the archives';
+
+function corrupt(file: string, why: string): BackupError {
+  return new BackupError('INDEX_CORRUPT', `${file} is corrupt (${why}); it was left as it is: ${REBUILD_HINT}`, { file });
+}
+
+/** Checks just enough of each record that list/show/restore can rely on its fields. */
+function checkRecord(value: unknown, file: string, index: number): BackupRecord {
+  const r = value as Partial<BackupRecord> | null;
+  const ok =
+    r !== null &&
+    typeof r === 'object' &&
+    typeof r.id === 'string' &&
+    (r.type === 'full' || r.type === 'incremental' || r.type === 'service') &&
+    typeof r.createdAt === 'string' &&
+    Array.isArray(r.services) &&
+    typeof r.archive === 'string' &&
+    typeof r.manifest === 'string' &&
+    typeof r.size === 'number' &&
+    typeof r.sha256 === 'string';
+  if (!ok) throw corrupt(file, `record ${index + 1} is incomplete`);
+  return r as BackupRecord;
+}
+
+export function parseIndex(text: string, file: string): IndexFile {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(file, (error as Error).message);
+  }
+  const index = value as Partial<IndexFile> | null;
+  if (!index || typeof index !== 'object' || typeof index.schemaVersion !== 'number' || !Array.isArray(index.backups)) {
+    throw corrupt(file, 'no schemaVersion and backups list');
+  }
+  if (index.schemaVersion > INDEX_SCHEMA_VERSION) {
+    throw new BackupError(
+      'INDEX_TOO_NEW',
+      `${file} has schema version ${index.schemaVersion}, newer than this mcp backup knows (${INDEX_SCHEMA_VERSION}): upgrade mcp backup`,
+      { file, schemaVersion: index.schemaVersion },
+    );
+  }
+  return {
+    schemaVersion: index.schemaVersion,
+    backups: index.backups.map((record, i) => checkRecord(migrateRecord(record, index.schemaVersion!), file, i)),
+  };
+}
+
+/** Upgrades one record from an older schema. Version 1 is the first; later versions add their steps here. */
+function migrateRecord(record: unknown, _fromVersion: number): unknown {
+  return record;
+}
+
+export async function readIndex(layout: BackupLayout): Promise<LoadedIndex> {
+  let text: string;
+  let mode: number;
+  try {
+    const handle = await fs.open(layout.metadata, 'r');
+    try {
+      mode = (await handle.stat()).mode & 0o777;
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return { backups: [], schemaVersion: 0 };
+    throw new BackupError('IO', `cannot read ${layout.metadata}: ${(error as Error).message}`, { file: layout.metadata });
+  }
+  const parsed = parseIndex(text, layout.metadata);
+  return { backups: parsed.backups, schemaVersion: parsed.schemaVersion, mode };
+}
+
+function sortRecords(records: BackupRecord[]): BackupRecord[] {
+  return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+}
+
+export function serializeIndex(records: BackupRecord[]): string {
+  const file: IndexFile = { schemaVersion: INDEX_SCHEMA_VERSION, backups: sortRecords([...records]) };
+  return `${JSON.stringify(file, null, 1)}\n`;
+}
+
+/**
+ * Read-modify-write of the index under the lock. `mutate` gets the current records and returns the new list (or
+ * undefined to leave the file untouched). The promise resolves once the new index is durable.
+ */
+export async function updateIndex<T>(
+  layout: BackupLayout,
+  mutate: (records: BackupRecord[]) => Promise<{ records?: BackupRecord[]; result: T }> | { records?: BackupRecord[]; result: T },
+  options: { timeoutMs?: number } = {},
+): Promise<T> {
+  return withLock(layout.indexLock, { what: 'the backup index', ...options }, async () => {
+    const current = await readIndex(layout);
+    const { records, result } = await mutate([...current.backups]);
+    if (records) {
+      if (current.schemaVersion !== 0 && current.schemaVersion < INDEX_SCHEMA_VERSION) {
+        await keepCopy(layout.metadata, `${layout.metadata}.v${current.schemaVersion}.bak`);
+      }
+      await writeFileSafely(layout.metadata, serializeIndex(records));
+    }
+    return result;
+  });
+}
+
+/** Keeps a copy of a file before it is migrated or rebuilt; an existing copy is never overwritten. */
+export async function keepCopy(file: string, copy: string): Promise<string | undefined> {
+  try {
+    await fs.copyFile(file, copy, fs.constants.COPYFILE_EXCL);
+  } catch (error) {
+    if (errnoCode(error) === 'EEXIST') return copy;
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  await fs.chmod(copy, FILE_MODE);
+  return copy;
+}

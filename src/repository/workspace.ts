@@ -1,0 +1,62 @@
+/**
+ * A command's private staging folder under temp/, marked alive by a lease. Any later command can tell a live
+ * workspace from the leftovers of a killed one (`sweepTemp`), so temp/ never fills up with dead staging data and
+ * never loses the files of a command still running.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ensurePrivateDir } from '../fsutil/safe-write.js';
+import { acquireLease, isLeaseAlive, leasePathOf, type HeldLock } from '../lock/lock.js';
+import type { BackupLayout } from './layout.js';
+
+export interface Workspace {
+  readonly dir: string;
+  /** Removes the folder and releases the lease. Safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+export async function openWorkspace(layout: BackupLayout, purpose: string): Promise<Workspace> {
+  await ensurePrivateDir(layout.temp);
+  const dir = path.join(layout.temp, `${purpose}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // The lease comes first, so a concurrent sweep never sees the folder without a live lease.
+  let lease: HeldLock | undefined = await acquireLease(dir);
+  if (!lease) throw new Error(`could not take the lease on ${dir}`);
+  await ensurePrivateDir(dir);
+  return {
+    dir,
+    dispose: async () => {
+      await fs.rm(dir, { recursive: true, force: true });
+      await lease?.release();
+      lease = undefined;
+    },
+  };
+}
+
+/** Removes what killed commands left in temp/. Returns the names removed. */
+export async function sweepTemp(layout: BackupLayout): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(layout.temp);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (name.endsWith('.lease')) continue;
+    const dir = path.join(layout.temp, name);
+    if (await isLeaseAlive(dir)) continue;
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rm(leasePathOf(dir), { recursive: true, force: true });
+    removed.push(name);
+  }
+  // A lease whose folder is gone (killed between the two removals above) is a leftover too.
+  for (const name of names) {
+    if (!name.endsWith('.lease')) continue;
+    const dir = path.join(layout.temp, name.slice(0, -'.lease'.length));
+    if (!(await fs.lstat(dir).then(() => true, () => false)) && !(await isLeaseAlive(dir))) {
+      await fs.rm(path.join(layout.temp, name), { recursive: true, force: true });
+    }
+  }
+  return removed;
+}

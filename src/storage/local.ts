@@ -1,0 +1,104 @@
+/**
+ * Archives in a local folder (`backup/archives/`). New objects are written to a staging folder on the same
+ * filesystem (under `backup/temp/`), fsynced, then renamed into place and the folder fsynced: a reader never sees a
+ * partial archive, and a crash leaves at most a staging file that the next command removes.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { errnoCode } from '../errors.js';
+import { FILE_MODE, commitRename, fsyncDir, siblingTempName } from '../fsutil/safe-write.js';
+import type { ArchiveStorage, ObjectInfo, ObjectWriter } from './storage.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function checkName(name: string): void {
+  // Names come from the index, which could be edited by hand: never let one point outside the folder.
+  if (!NAME.test(name)) throw new Error(`invalid archive name ${JSON.stringify(name)}`);
+}
+
+export class LocalStorage implements ArchiveStorage {
+  readonly #dir: string;
+  readonly #stagingDir: () => Promise<string>;
+
+  /**
+   * @param dir the archives folder (exists, 0700)
+   * @param stagingDir gives the folder, on the same filesystem, where new objects are staged
+   */
+  constructor(dir: string, stagingDir: () => Promise<string>) {
+    this.#dir = dir;
+    this.#stagingDir = stagingDir;
+  }
+
+  get description(): string {
+    return this.#dir;
+  }
+
+  pathOf(name: string): string {
+    checkName(name);
+    return path.join(this.#dir, name);
+  }
+
+  async create(name: string): Promise<ObjectWriter> {
+    const target = this.pathOf(name);
+    const staging = siblingTempName(path.join(await this.#stagingDir(), name));
+    const handle = await fs.open(staging, 'wx', FILE_MODE);
+    await handle.chmod(FILE_MODE);
+    const stream = handle.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 });
+    let state: 'open' | 'committed' | 'aborted' = 'open';
+    const closeHandle = async () => {
+      if (!stream.destroyed) stream.destroy();
+      await handle.close().catch(() => undefined);
+    };
+    return {
+      stream,
+      commit: async () => {
+        if (state !== 'open') throw new Error(`object ${name} is already ${state}`);
+        if (!stream.writableFinished) await finished(stream);
+        await handle.sync();
+        await closeHandle();
+        await commitRename(staging, target);
+        state = 'committed';
+      },
+      abort: async () => {
+        if (state === 'committed') return;
+        state = 'aborted';
+        await closeHandle();
+        await fs.rm(staging, { force: true });
+      },
+    };
+  }
+
+  async open(name: string): Promise<Readable> {
+    const handle = await fs.open(this.pathOf(name), 'r');
+    return handle.createReadStream({ highWaterMark: 1 << 20 });
+  }
+
+  async stat(name: string): Promise<ObjectInfo | undefined> {
+    try {
+      const stat = await fs.stat(this.pathOf(name));
+      return { name, size: stat.size, mode: stat.mode & 0o777 };
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async list(): Promise<ObjectInfo[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.#dir);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return [];
+      throw error;
+    }
+    const infos = await Promise.all(names.filter((n) => NAME.test(n)).map((n) => this.stat(n)));
+    return infos.filter((info): info is ObjectInfo => info !== undefined);
+  }
+
+  async remove(name: string): Promise<void> {
+    await fs.rm(this.pathOf(name), { force: true });
+    await fsyncDir(this.#dir);
+  }
+}
