@@ -1,0 +1,35 @@
+/**
+ * The state of the backed-up paths at a backup's time. A full or service backup's manifest is its state; an
+ * incremental's manifest holds only what changed since its parent (new and changed entries, and deleted paths), so
+ * its state is the chain's manifests folded base first. Every entry of a state names the backup whose archive holds
+ * its content (`storedIn`), so a restore reads each file once, from the newest archive that has it.
+ */
+import { BackupError } from '../errors.js';
+import type { Manifest, ManifestEntry } from './manifest.js';
+
+export interface StateEntry extends ManifestEntry {
+  storedIn: string;
+}
+
+/** Path -> entry, in archive order (folders before their contents). */
+export type BackupState = Map<string, StateEntry>;
+
+/** Folds manifests, base first, into the state at the last one's time. */
+export function foldChain(manifests: readonly Manifest[]): BackupState {
+  const state: BackupState = new Map();
+  manifests.forEach((manifest, i) => {
+    const previous = manifests[i - 1];
+    if (i === 0 ? manifest.parent !== undefined : manifest.parent !== previous?.id) {
+      throw new BackupError('INTEGRITY', `backup ${manifest.id} does not continue the chain it was given (parent ${manifest.parent ?? 'none'})`, {
+        id: manifest.id,
+      });
+    }
+    for (const path of manifest.deleted) state.delete(path);
+    for (const entry of manifest.entries) {
+      // Re-inserting moves a changed entry to the end; keep folder-before-content order by deleting first only
+      // for new paths (a changed path keeps its place).
+      state.set(entry.path, { ...entry, storedIn: entry.storedIn ?? manifest.id });
+    }
+  });
+  return state;
+}
