@@ -26,8 +26,8 @@ export function foldChain(manifests: readonly Manifest[]): BackupState {
     }
     for (const path of manifest.deleted) state.delete(path);
     for (const entry of manifest.entries) {
-      // Re-inserting moves a changed entry to the end; keep folder-before-content order by deleting first only
-      // for new paths (a changed path keeps its place).
+      // A changed path keeps its place in the map; a new one goes to the end, after its folder, which an earlier
+      // manifest or this one (in archive order) put in already: folders still come before their contents.
       state.set(entry.path, { ...entry, storedIn: entry.storedIn ?? manifest.id });
     }
   });
