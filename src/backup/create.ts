@@ -2,7 +2,7 @@
  * Creating a backup:
  *
  *   resolve the scope -> check every path exists -> pre_backup hooks -> scan (metadata only)
- *   -> [incremental: keep only what changed since the chain's state]
+ *   -> [incremental: keep only what changed since the state of the chain it extends]
  *   -> tar (file by file, hashing) -> gzip on every core -> [encryption] -> SHA-256 -> staging file
  *   -> post_backup hook of each service as soon as its files are packed
  *   -> manifest as the archive's last entry, and a compressed copy beside the archive
@@ -11,20 +11,23 @@
  * The record is written last, so a backup is listed only once its archive is complete and durable; a killed create
  * leaves a staging folder that the next command sweeps, or at worst an unlisted archive that `index rebuild` finds.
  */
-import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import type { Writable, Transform } from 'node:stream';
 import tarStream from 'tar-stream';
 import { BackupError } from '../errors.js';
 import { DigestStream } from '../archive/digest.js';
 import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestEntry, type ManifestRoot } from '../archive/manifest.js';
-import { packEntries, packExtra } from '../archive/pack.js';
+import { packEntries, packExtra, type PackHooks } from '../archive/pack.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
+import { loadManifest } from '../archive/read.js';
+import { foldChain, type BackupState, type StateEntry } from '../archive/state.js';
 import { runHook } from '../hooks/run-hook.js';
 import { newBackupId } from '../metadata/ids.js';
-import type { BackupOrigin, BackupRecord, BackupType } from '../metadata/record.js';
+import type { BackupOrigin, BackupParts, BackupRecord, BackupType } from '../metadata/record.js';
 import { readIndex, updateIndex } from '../metadata/store.js';
 import { PLATFORM_CONFIG_ARCHIVE_PATH, type Platform, type Service } from '../platform/types.js';
 import { backupLayout, ensureLayout } from '../repository/layout.js';
@@ -32,9 +35,11 @@ import { openWorkspace, sweepTemp } from '../repository/workspace.js';
 import { LocalStorage } from '../storage/local.js';
 import type { ArchiveStorage, ObjectWriter } from '../storage/storage.js';
 import { scanRoots, type ScanProblem, type ScanRoot, type ScannedEntry } from '../walk/scan.js';
-import type { OperationObserver } from './progress.js';
-import { resolveScope, type BackupScope } from './scope.js';
 import { TOOL_VERSION } from '../version.js';
+import { findIncrementalBase } from './base.js';
+import { diffAgainstState } from './changes.js';
+import type { OperationObserver } from './progress.js';
+import { findServices, resolveScope, type BackupScope } from './scope.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -42,11 +47,12 @@ export const DEFAULT_COMPRESSION_LEVEL = 6;
 
 export interface CreateBackupOptions extends OperationObserver {
   type: BackupType;
-  /** Required for `service` backups; optional for incrementals (then the whole platform). */
+  /** Required for `service` backups; for incrementals, the scope to continue (default: the whole platform). */
   services?: string[];
   description?: string;
+  /** Also back up logs. For incrementals, default: as the backup it builds on. */
   includeLogs?: boolean;
-  /** Default true; false leaves the volumes out (service backups only). */
+  /** False leaves the volumes out (service backups). For incrementals, default: as the backup it builds on. */
   volumes?: boolean;
   /** Default true. */
   compress?: boolean;
@@ -54,6 +60,8 @@ export interface CreateBackupOptions extends OperationObserver {
   compressionLevel?: number;
   /** Back up what can be read and report the rest, instead of failing. */
   skipUnreadable?: boolean;
+  /** Incrementals: hash every file to find changes, for filesystems whose timestamps cannot be trusted. */
+  verifyContent?: boolean;
   origin?: BackupOrigin;
   signal?: AbortSignal;
   /** Clock, for tests. */
@@ -64,18 +72,19 @@ export interface CreateBackupResult {
   record: BackupRecord;
   /** Files that changed while they were read. */
   changedWhileReading: string[];
-  /** Files left out because they could not be read (only with skipUnreadable). */
+  /** Paths left out because they could not be read (only with skipUnreadable). */
   skipped: string[];
 }
 
-interface PreparedService {
-  service: Service;
-  entries: ScannedEntry[];
+/** An incremental's starting point: the backup it extends and the state of the platform paths at that time. */
+interface IncrementalBase {
+  parent: BackupRecord;
+  state: BackupState;
 }
 
-function scanRootsOf(platform: Platform, service: Service, scope: BackupScope): ScanRoot[] {
+function scanRootsOf(service: Service, parts: BackupParts): ScanRoot[] {
   return service.paths
-    .filter((p) => scope.parts[p.part])
+    .filter((p) => parts[p.part])
     .map((p) => ({ absolute: p.absolute, archiveRoot: p.archiveRoot, exclude: service.exclude }));
 }
 
@@ -83,10 +92,10 @@ async function checkPathsExist(platform: Platform, scope: BackupScope): Promise<
   for (const service of scope.services) {
     for (const p of service.paths) {
       if (!scope.parts[p.part]) continue;
-      const found = await fs.lstat(p.absolute).then(() => true, () => false);
+      const found = await fs.promises.lstat(p.absolute).then(() => true, () => false);
       if (!found) {
-        const where = platform.configFile ? `or fix ${platform.configFile}` : 'or remove it';
-        throw new BackupError('PATH_MISSING', `service ${service.name}: ${p.part} path ${p.declared} does not exist (${p.absolute}): create it ${where}`, {
+        const fix = platform.configFile ? `create it or fix ${platform.configFile}` : 'create it';
+        throw new BackupError('PATH_MISSING', `service ${service.name}: ${p.part} path ${p.declared} does not exist (${p.absolute}): ${fix}`, {
           service: service.name,
           path: p.absolute,
         });
@@ -95,7 +104,7 @@ async function checkPathsExist(platform: Platform, scope: BackupScope): Promise<
   }
 }
 
-function describeProblems(problems: readonly ScanProblem[]): string {
+function describeProblems(problems: readonly { absolute: string; reason: string }[]): string {
   const shown = problems.slice(0, 5).map((p) => `${p.absolute} (${p.reason})`);
   const more = problems.length > shown.length ? `, and ${problems.length - shown.length} more` : '';
   return `${shown.join('; ')}${more}`;
@@ -114,6 +123,45 @@ function manifestRoots(platform: Platform, scope: BackupScope): ManifestRoot[] {
   return roots;
 }
 
+/** For an incremental: the scope it continues, its parent, and the parent's state. */
+async function resolveIncremental(
+  platform: Platform,
+  storage: ArchiveStorage,
+  records: readonly BackupRecord[],
+  options: CreateBackupOptions,
+): Promise<{ scope: BackupScope; base: IncrementalBase }> {
+  const wholePlatform = !options.services || options.services.length === 0;
+  const services = wholePlatform ? platform.services : findServices(platform, options.services!);
+  const { base, parts } = findIncrementalBase(records, {
+    services: services.map((s) => s.name),
+    wholePlatform,
+    ...(options.includeLogs !== undefined && { includeLogs: options.includeLogs }),
+    ...(options.volumes !== undefined && { volumes: options.volumes }),
+  });
+  const chain: BackupRecord[] = [base];
+  for (let parent = base.parent; parent !== undefined; ) {
+    const record = records.find((r) => r.id === parent)!;
+    chain.unshift(record);
+    parent = record.parent;
+  }
+  const manifests: Manifest[] = [];
+  for (const record of chain) manifests.push(await loadManifest(storage, record));
+  const scope: BackupScope = { services, parts: { ...parts, platformConfig: parts.platformConfig && platform.configFile !== undefined } };
+  return { scope, base: { parent: base, state: foldChain(manifests) } };
+}
+
+function sha256OfFile(absolute: string): string | undefined {
+  try {
+    return createHash('sha256').update(fs.readFileSync(absolute)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+function contentDiffers(previous: StateEntry, current: ScannedEntry): boolean {
+  return sha256OfFile(current.absolute) !== previous.sha256;
+}
+
 export async function createBackup(platform: Platform, options: CreateBackupOptions): Promise<CreateBackupResult> {
   const startedAt = options.now?.() ?? new Date();
   const layout = backupLayout(platform.backupDir);
@@ -121,64 +169,65 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   if (!Number.isInteger(level) || level < 1 || level > 9) {
     throw new BackupError('USAGE', `compression level ${level} is out of range: use 1 (fastest) to 9 (smallest)`);
   }
-  const compress = options.compress ?? true;
-  if (options.type === 'incremental') {
-    throw new BackupError('USAGE', 'incremental backups are not available yet');
+  if (options.verifyContent && options.type !== 'incremental') {
+    throw new BackupError('USAGE', '--verify-content applies to incremental backups: full and service backups read every file anyway');
   }
-  const scope = resolveScope(platform, options);
-  await checkPathsExist(platform, scope);
+  const compress = options.compress ?? true;
+  const readOnlyStorage = new LocalStorage(layout.archives, () => Promise.reject(new Error('read-only storage handle')));
 
   // Refuse early if the index cannot be read: a backup that could not be recorded is wasted work.
   const existing = (await readIndex(layout)).backups;
+  const { scope, base } =
+    options.type === 'incremental'
+      ? await resolveIncremental(platform, readOnlyStorage, existing, options)
+      : { scope: resolveScope(platform, options), base: undefined };
+  await checkPathsExist(platform, scope);
   const id = newBackupId(options.type, startedAt, new Set(existing.map((r) => r.id)));
 
   await ensureLayout(layout);
   await sweepTemp(layout);
   const workspace = await openWorkspace(layout, 'create');
   const storage: ArchiveStorage = new LocalStorage(layout.archives, () => Promise.resolve(workspace.dir));
-  const hooksRan: Service[] = [];
-  const runPostHooks = async (services: Service[]) => {
-    for (const service of services) {
-      const command = service.hooks.post_backup;
-      const index = hooksRan.indexOf(service);
-      if (index < 0) continue;
-      hooksRan.splice(index, 1);
-      if (!command) continue;
-      // The backup itself is sound whatever this hook does, so its failure is reported, not fatal.
-      await runHook({ root: platform.root, service: service.name, hook: 'post_backup', command, env: { MCP_BACKUP_ID: id } }).catch(
-        (error: unknown) => options.onWarning?.((error as Error).message),
-      );
-    }
+  const hookEnv = { MCP_BACKUP_ID: id };
+  const awaitingPostHook: Service[] = [];
+  const runPostHook = async (service: Service) => {
+    const index = awaitingPostHook.indexOf(service);
+    if (index < 0) return;
+    awaitingPostHook.splice(index, 1);
+    const command = service.hooks.post_backup;
+    if (!command) return;
+    // The backup itself is sound whatever this hook does, so its failure is reported, not fatal.
+    await runHook({ root: platform.root, service: service.name, hook: 'post_backup', command, env: hookEnv }).catch((error: unknown) =>
+      options.onWarning?.((error as Error).message),
+    );
   };
 
   let archiveWriter: ObjectWriter | undefined;
   let manifestWriter: ObjectWriter | undefined;
   const pack = tarStream.pack();
   try {
-    // 1. Hooks, then the scan: the hooks may create what is to be backed up (a database snapshot).
+    // 1. Hooks, then the scan: a hook may create what is to be backed up (a database snapshot).
     for (const service of scope.services) {
+      awaitingPostHook.push(service);
       const command = service.hooks.pre_backup;
-      hooksRan.push(service);
-      if (command) {
-        options.onProgress?.({ phase: 'hooks', files: 0, bytes: 0, service: service.name });
-        await runHook({ root: platform.root, service: service.name, hook: 'pre_backup', command, env: { MCP_BACKUP_ID: id } });
-      }
+      if (!command) continue;
+      options.onProgress?.({ phase: 'hooks', files: 0, bytes: 0, service: service.name });
+      await runHook({ root: platform.root, service: service.name, hook: 'pre_backup', command, env: hookEnv });
     }
+    options.onProgress?.({ phase: 'scan', files: 0, bytes: 0 });
     const skip = new Set([layout.root]);
-    const prepared: PreparedService[] = [];
     const problems: ScanProblem[] = [];
+    const groups: { service?: Service; entries: ScannedEntry[] }[] = [];
     for (const service of scope.services) {
-      const scanned = scanRoots(scanRootsOf(platform, service, scope), { skip });
-      prepared.push({ service, entries: scanned.entries });
+      const scanned = scanRoots(scanRootsOf(service, scope.parts), { skip });
+      groups.push({ service, entries: scanned.entries });
       problems.push(...scanned.problems);
     }
-    const platformEntries =
-      scope.parts.platformConfig && platform.configFile
-        ? scanRoots([{ absolute: platform.configFile, archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH, exclude: [] }], { skip }).entries
-        : [];
+    if (scope.parts.platformConfig && platform.configFile) {
+      groups.push({ entries: scanRoots([{ absolute: platform.configFile, archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH, exclude: [] }], { skip }).entries });
+    }
 
-    const specialFiles = problems.filter((p) => p.kind === 'special-file');
-    for (const p of specialFiles) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
+    for (const p of problems.filter((p) => p.kind === 'special-file')) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
     const blocking = problems.filter((p) => p.kind !== 'special-file');
     if (blocking.length > 0 && !options.skipUnreadable) {
       throw new BackupError(
@@ -187,60 +236,68 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
         { paths: blocking.map((p) => p.absolute) },
       );
     }
-    const skipped = blocking.map((p) => p.absolute);
     for (const p of blocking) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
+    const skipped = blocking.map((p) => p.absolute);
 
-    const totalFiles = prepared.reduce((n, s) => n + s.entries.filter((e) => e.type === 'file').length, 0) + platformEntries.length;
-    const totalBytes = prepared.reduce((n, s) => n + s.entries.reduce((b, e) => b + e.size, 0), 0);
+    // 2. An incremental keeps only what changed; what vanished is recorded as deleted.
+    let deleted: string[] = [];
+    let unchangedState: StateEntry[] = [];
+    if (base) {
+      const scanned = groups.flatMap((g) => g.entries);
+      const changes = diffAgainstState(base.state, scanned, options.verifyContent ? contentDiffers : undefined);
+      const changedPaths = new Set(changes.changed.map((e) => e.path));
+      for (const group of groups) group.entries = group.entries.filter((e) => changedPaths.has(e.path));
+      deleted = changes.deleted;
+      unchangedState = scanned.filter((e) => !changedPaths.has(e.path)).map((e) => base.state.get(e.path)!);
+    }
 
-    // 2. The archive stream.
+    const toPack = groups.flatMap((g) => g.entries).filter((e) => e.type === 'file');
+    const totalFiles = toPack.length;
+    const totalBytes = toPack.reduce((n, e) => n + e.size, 0);
+
+    // 3. The archive stream.
     const archiveName = `${id}.tar${compress ? '.gz' : ''}`;
     archiveWriter = await storage.create(archiveName);
     const digest = new DigestStream();
-    const stages: (Transform | Writable)[] = [];
-    if (compress) stages.push(new ParallelGzip({ level }));
+    const stages: Transform[] = compress ? [new ParallelGzip({ level })] : [];
     const written = pipeline([pack, ...stages, digest, archiveWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
     written.catch(() => undefined); // Awaited below; an early failure must not be an unhandled rejection.
 
     const entries: ManifestEntry[] = [];
     const changedWhileReading: string[] = [];
-    const unreadable: string[] = [];
+    const unreadable: { absolute: string; reason: string }[] = [];
     let doneFiles = 0;
     let doneBytes = 0;
-    const packHooks = (service?: string) => ({
-      onProgress: (p: { files: number; bytes: number }) =>
+    const packHooks = (service?: string): PackHooks => ({
+      onProgress: (p) =>
         options.onProgress?.({ phase: 'pack', files: doneFiles + p.files, bytes: doneBytes + p.bytes, totalFiles, totalBytes, ...(service && { service }) }),
-      onUnreadable: (absolute: string, reason: string) => {
-        unreadable.push(`${absolute} (${reason})`);
+      onUnreadable: (absolute, reason) => {
+        unreadable.push({ absolute, reason });
         options.onWarning?.(`cannot read ${absolute}: ${reason}`);
       },
-      onChangedWhileReading: (absolute: string) => {
+      onChangedWhileReading: (absolute) => {
         changedWhileReading.push(absolute);
         options.onWarning?.(`${absolute}: file changed as we read it`);
       },
     });
-    const account = (packed: ManifestEntry[]) => {
+    for (const group of groups) {
+      const packed = await packEntries(pack, group.entries, packHooks(group.service?.name), options.signal);
       entries.push(...packed);
       for (const e of packed) {
-        if (e.type === 'file') {
-          doneFiles++;
-          doneBytes += e.size;
-        }
+        if (e.type !== 'file') continue;
+        doneFiles++;
+        doneBytes += e.size;
       }
-    };
-    for (const { service, entries: serviceEntries } of prepared) {
-      account(await packEntries(pack, serviceEntries, packHooks(service.name), options.signal));
-      await runPostHooks([service]);
+      if (group.service) await runPostHook(group.service);
     }
-    account(await packEntries(pack, platformEntries, packHooks(), options.signal));
     if (unreadable.length > 0 && !options.skipUnreadable) {
       throw new BackupError(
         'UNREADABLE_FILES',
-        `${unreadable.length} file${unreadable.length > 1 ? 's' : ''} could not be read: ${unreadable.slice(0, 5).join('; ')}${unreadable.length > 5 ? ', and more' : ''}; fix their permissions or pass --skip-unreadable`,
-        { paths: unreadable },
+        `${unreadable.length} file${unreadable.length > 1 ? 's' : ''} could not be read: ${describeProblems(unreadable)}; fix their permissions or pass --skip-unreadable`,
+        { paths: unreadable.map((u) => u.absolute) },
       );
     }
-    skipped.push(...unreadable);
+    skipped.push(...unreadable.map((u) => u.absolute));
 
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -250,34 +307,29 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       type: options.type,
       createdAt: startedAt.toISOString(),
       ...(options.description !== undefined && { description: options.description }),
+      ...(base && { parent: base.parent.id }),
       platform: { name: platform.name, root: platform.root },
       services: scope.services.map((s) => s.name),
       parts: scope.parts,
       roots: manifestRoots(platform, scope),
       entries,
-      deleted: [],
+      deleted,
     };
     const manifestBytes = serializeManifest(manifest);
     await packExtra(pack, { path: MANIFEST_ARCHIVE_PATH, content: manifestBytes, mode: 0o600 }, startedAt);
     pack.finalize();
     await written;
 
-    // 3. The manifest copy beside the archive.
+    // 4. The manifest copy beside the archive.
     const manifestName = `${id}.manifest.json.gz`;
     manifestWriter = await storage.create(manifestName);
-    const manifestCompressed = await gzip(manifestBytes, { level: 6 });
     const manifestDigest = new DigestStream();
-    await pipeline(
-      (async function* () {
-        yield manifestCompressed;
-      })(),
-      manifestDigest,
-      manifestWriter.stream,
-    );
+    const manifestCompressed = await gzip(manifestBytes, { level: 6 });
+    await pipeline([manifestCompressed], manifestDigest, manifestWriter.stream);
 
-    // 4. Commit: objects first, the record last.
-    const files = entries.filter((e) => e.type === 'file');
-    const bytes = files.reduce((n, e) => n + e.size, 0);
+    // 5. Commit: objects first, the record last.
+    const stateFiles = [...entries, ...unchangedState].filter((e) => e.type === 'file');
+    const storedFiles = entries.filter((e) => e.type === 'file');
     const record: BackupRecord = {
       id,
       type: options.type,
@@ -285,16 +337,19 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       ...(options.description !== undefined && { description: options.description }),
       services: manifest.services,
       parts: scope.parts,
+      ...(base && { parent: base.parent.id }),
       origin: options.origin ?? { kind: 'manual' },
       archive: archiveName,
       manifest: manifestName,
       size: digest.bytes,
       sha256: digest.digest(),
       manifestSha256: manifestDigest.digest(),
-      entries: entries.length,
-      files: files.length,
-      bytes,
-      storedBytes: bytes,
+      entries: entries.length + unchangedState.length,
+      files: stateFiles.length,
+      bytes: stateFiles.reduce((n, e) => n + e.size, 0),
+      storedFiles: storedFiles.length,
+      storedBytes: storedFiles.reduce((n, e) => n + e.size, 0),
+      deletedEntries: deleted.length,
       compression: compress ? { algorithm: 'gzip', level } : { algorithm: 'none' },
       encryption: { mode: 'none' },
       status: 'complete',
@@ -304,8 +359,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       formatVersion: FORMAT_VERSION,
     };
     options.onProgress?.({ phase: 'commit', files: doneFiles, bytes: doneBytes, totalFiles, totalBytes });
-    const manifestCommit = manifestWriter;
-    const archiveCommit = archiveWriter;
+    const [archiveCommit, manifestCommit] = [archiveWriter, manifestWriter];
     await updateIndex(layout, async (records) => {
       await manifestCommit.commit();
       await archiveCommit.commit();
@@ -319,7 +373,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     await manifestWriter?.abort();
     throw error;
   } finally {
-    await runPostHooks([...hooksRan]);
+    for (const service of [...awaitingPostHook]) await runPostHook(service);
     await workspace.dispose();
   }
 }

@@ -44,12 +44,15 @@ export interface BackupRecord {
   sha256: string;
   /** SHA-256 (hex) of the manifest copy as stored. */
   manifestSha256: string;
-  /** Entries (files, folders, links) in the backup's state, and those whose content is stored in this archive. */
+  /** Entries (files, folders, links), files and bytes of file content in the backup's state: what a restore gives. */
   entries: number;
   files: number;
-  /** Bytes of file content in the backup's state, and those stored in this archive (before compression). */
   bytes: number;
+  /** Files and bytes (before compression) stored in this archive: all of them, or for an incremental what changed. */
+  storedFiles: number;
   storedBytes: number;
+  /** Paths gone since the parent (incrementals). */
+  deletedEntries: number;
   compression: { algorithm: 'gzip' | 'none'; level?: number };
   encryption: { mode: 'none' | 'recipients' | 'passphrase' };
   status: 'complete';

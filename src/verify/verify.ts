@@ -112,7 +112,7 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
         if (header.type === 'file') {
           files++;
           checkedBytes += size;
-          options.onProgress?.({ phase: 'verify', files, bytes: checkedBytes, totalFiles: record.files, totalBytes: record.storedBytes });
+          options.onProgress?.({ phase: 'verify', files, bytes: checkedBytes, totalFiles: record.storedFiles, totalBytes: record.storedBytes });
         }
       },
       options.signal,

@@ -16,11 +16,13 @@ export function registerCreate(backup: Command<[], Record<string, unknown>, Reco
     .option('--no-volumes', 'leave data volumes out (service backups)')
     .option('--no-compress', 'store a plain .tar instead of .tar.gz')
     .option('--compression-level <n>', 'gzip level, 1 (fastest) to 9 (smallest); default 6', integerIn('--compression-level', 1, 9))
+    .option('--verify-content', 'incremental: hash every file to find changes (for filesystems with unreliable timestamps)')
     .option('--skip-unreadable', 'back up what can be read and report the rest, instead of failing')
     .addHelpText('after', `
 Examples:
   mcp backup create --type full --description "Pre-upgrade backup"
   mcp backup create --type service --services filesystem,git
+  mcp backup create --type incremental
   mcp backup create --type service --services git --no-volumes --include-logs`)
     .action(async (opts) => {
       const manager = await ctx.manager();
@@ -32,8 +34,10 @@ Examples:
           type: opts.type,
           ...(opts.services && { services: opts.services }),
           ...(opts.description !== undefined && { description: opts.description }),
-          includeLogs: opts.includeLogs === true,
-          volumes: opts.volumes,
+          // Left undefined when not given, so an incremental takes them from the backup it builds on.
+          ...(opts.includeLogs && { includeLogs: true }),
+          ...(opts.volumes === false && { volumes: false }),
+          verifyContent: opts.verifyContent === true,
           compress: opts.compress,
           ...(opts.compressionLevel !== undefined && { compressionLevel: opts.compressionLevel }),
           skipUnreadable: opts.skipUnreadable === true,
@@ -46,7 +50,9 @@ Examples:
         const lines = [
           `Created ${record.type} backup ${record.id}`,
           `  services:   ${record.services.join(', ')}`,
-          `  files:      ${record.files} (${formatBytes(record.bytes)})`,
+          record.type === 'incremental'
+            ? `  changes:    ${record.storedFiles} file(s) stored (${formatBytes(record.storedBytes)}), ${record.deletedEntries} path(s) deleted, since ${record.parent}`
+            : `  files:      ${record.files} (${formatBytes(record.bytes)})`,
           `  archive:    ${record.archive}, ${formatBytes(record.size)}`,
           `  duration:   ${formatDuration(record.durationMs)} (${formatRate(record.storedBytes, record.durationMs)})`,
         ];
