@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { isBackupError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { CliContext, type CliIo, type GlobalOptions } from './context.js';
+import { CliContext, type CliIo } from './context.js';
 import { EXIT_CODES_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { registerCreate } from './commands/create.js';
 import { registerList } from './commands/list.js';
@@ -23,7 +23,7 @@ function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
     .option('--quiet', 'print only results and errors')
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText('after', EXIT_CODES_HELP);
-  const ctx = new CliContext(io, () => backup.opts() as GlobalOptions);
+  const ctx = new CliContext(io, () => backup.opts());
   const sub = backup as unknown as Command<[], Record<string, unknown>, Record<string, unknown>>;
   registerServices(sub, ctx);
   registerCreate(sub, ctx);
@@ -39,7 +39,7 @@ function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
       writeErr: (text) => io.stderr.write(text),
     });
   }
-  return { program: program as unknown as Command, ctx };
+  return { program: program, ctx };
 }
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {

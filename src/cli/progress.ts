@@ -18,7 +18,7 @@ export function createProgress(stream: Writable, label: string): ProgressView {
   const started = Date.now();
   const bar = new cliProgress.SingleBar(
     {
-      stream: stream as NodeJS.WriteStream,
+      stream: stream,
       format: `${label} {bar} {percentage}% | {done} / {total} | {files} files | {rate} | ETA {eta_text}`,
       barsize: 24,
       hideCursor: true,

@@ -33,7 +33,7 @@ export function writeTree(root: string, tree: { [name: string]: TreeNode }): voi
     else if (isModeFile(node)) {
       fs.writeFileSync(target, node.content);
       fs.chmodSync(target, node.mode);
-    } else writeTree(target, node as { [name: string]: TreeNode });
+    } else writeTree(target, node);
   }
 }
 
