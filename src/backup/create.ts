@@ -31,7 +31,7 @@ import type { BackupOrigin, BackupParts, BackupRecord, BackupType } from '../met
 import { readIndex, updateIndex } from '../metadata/store.js';
 import { PLATFORM_CONFIG_ARCHIVE_PATH, type Platform, type Service } from '../platform/types.js';
 import { backupLayout, ensureLayout } from '../repository/layout.js';
-import { openWorkspace, sweepTemp } from '../repository/workspace.js';
+import { openWorkspace, sweepTemp, type Workspace } from '../repository/workspace.js';
 import { LocalStorage } from '../storage/local.js';
 import type { ArchiveStorage, ObjectWriter } from '../storage/storage.js';
 import { scanRoots, type ScanProblem, type ScanRoot, type ScannedEntry } from '../walk/scan.js';
@@ -184,10 +184,6 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   await checkPathsExist(platform, scope);
   const id = newBackupId(options.type, startedAt, new Set(existing.map((r) => r.id)));
 
-  await ensureLayout(layout);
-  await sweepTemp(layout);
-  const workspace = await openWorkspace(layout, 'create');
-  const storage: ArchiveStorage = new LocalStorage(layout.archives, () => Promise.resolve(workspace.dir));
   const hookEnv = { MCP_BACKUP_ID: id };
   const awaitingPostHook: Service[] = [];
   const runPostHook = async (service: Service) => {
@@ -204,6 +200,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
 
   let archiveWriter: ObjectWriter | undefined;
   let manifestWriter: ObjectWriter | undefined;
+  let workspace: Workspace | undefined;
   const pack = tarStream.pack();
   try {
     // 1. Hooks, then the scan: a hook may create what is to be backed up (a database snapshot).
@@ -251,6 +248,13 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       unchangedState = scanned.filter((e) => !changedPaths.has(e.path)).map((e) => base.state.get(e.path)!);
     }
 
+    // Only now is anything written: a refused backup leaves the backup directory as it was.
+    await ensureLayout(layout);
+    await sweepTemp(layout);
+    const staging = await openWorkspace(layout, 'create');
+    workspace = staging;
+    const storage: ArchiveStorage = new LocalStorage(layout.archives, () => Promise.resolve(staging.dir));
+
     const toPack = groups.flatMap((g) => g.entries).filter((e) => e.type === 'file');
     const totalFiles = toPack.length;
     const totalBytes = toPack.reduce((n, e) => n + e.size, 0);
@@ -273,7 +277,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
         options.onProgress?.({ phase: 'pack', files: doneFiles + p.files, bytes: doneBytes + p.bytes, totalFiles, totalBytes, ...(service && { service }) }),
       onUnreadable: (absolute, reason) => {
         unreadable.push({ absolute, reason });
-        options.onWarning?.(`cannot read ${absolute}: ${reason}`);
+        if (options.skipUnreadable) options.onWarning?.(`skipped ${absolute}: ${reason}`);
       },
       onChangedWhileReading: (absolute) => {
         changedWhileReading.push(absolute);
@@ -374,6 +378,6 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     throw error;
   } finally {
     for (const service of [...awaitingPostHook]) await runPostHook(service);
-    await workspace.dispose();
+    await workspace?.dispose();
   }
 }

@@ -78,6 +78,15 @@ function toEntry(archivePath: string, absolute: string, stat: fs.Stats, type: En
   return entry;
 }
 
+function readable(absolute: string): boolean {
+  try {
+    fs.accessSync(absolute, fs.constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True when a name read from disk does not survive the trip through a JS string (it is not valid UTF-8). */
 function undecodable(name: string): boolean {
   return name.includes('\uFFFD');
@@ -131,6 +140,11 @@ export function scanRoots(roots: readonly ScanRoot[], options: ScanOptions): Sca
           continue;
         }
         if (rules?.ignores(type === 'dir' ? `${relative}/` : relative)) continue;
+        if (type === 'file' && !readable(absolute)) {
+          // Found now rather than when packing, so a backup that will fail is refused before it writes anything.
+          problems.push({ kind: 'unreadable', absolute, reason: 'permission denied' });
+          continue;
+        }
         entries.push(toEntry(`${root.archiveRoot}/${relative}`, absolute, stat, type));
         if (type === 'dir') subdirs.push({ absolute, relative });
       }

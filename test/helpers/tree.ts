@@ -59,6 +59,11 @@ export function snapshotTree(root: string, options: { mtimes?: boolean; skip?: (
       const relative = rel ? `${rel}/${name}` : name;
       if (options.skip?.(relative)) continue;
       const absolute = path.join(dir, name);
+      // A name that is not UTF-8 cannot be opened through a JS string: record that it is there.
+      if (name.includes('\uFFFD')) {
+        out[relative] = { type: 'file', mode: -1 };
+        continue;
+      }
       const stat = fs.lstatSync(absolute);
       const mtime = options.mtimes ? { mtimeMs: Math.floor(stat.mtimeMs) } : {};
       if (stat.isSymbolicLink()) out[relative] = { type: 'symlink', mode: 0, link: fs.readlinkSync(absolute) };
