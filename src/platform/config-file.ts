@@ -3,7 +3,7 @@
  * them has the file open in an editor.
  */
 import { promises as fs } from 'node:fs';
-import YAML, { LineCounter, isNode } from 'yaml';
+import YAML, { LineCounter, isMap, isNode, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { BackupError } from '../errors.js';
 
@@ -57,6 +57,24 @@ function invalid(file: string, line: number | undefined, message: string): Backu
   return new BackupError('PLATFORM_INVALID', `${where}: ${message}`, { file, line });
 }
 
+/**
+ * The line of the node at `path`: its key's line, or its value's (falling back to the key when the value is empty),
+ * or the deepest ancestor that exists, so every message can point somewhere in the file.
+ */
+function lineOf(doc: Document, lineCounter: LineCounter, path: (string | number)[], prefer: 'key' | 'value'): number | undefined {
+  for (let depth = path.length; depth > 0; depth--) {
+    const parent = doc.getIn(path.slice(0, depth - 1), true);
+    if (!isMap(parent)) continue;
+    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(path[depth - 1]));
+    if (!pair) continue;
+    const value = depth === path.length && prefer === 'value' && isNode(pair.value) ? pair.value : undefined;
+    const node = value ?? (isNode(pair.key) ? pair.key : undefined);
+    if (node?.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  const root = doc.contents;
+  return isNode(root) && root.range ? lineCounter.linePos(root.range[0]).line : undefined;
+}
+
 export async function readPlatformFile(file: string): Promise<PlatformFile> {
   let text: string;
   try {
@@ -81,18 +99,19 @@ export function parsePlatformFile(text: string, file: string): PlatformFile {
   if (result.success) return result.data;
 
   const issue = result.error.issues[0]!;
-  // Point at the deepest node that exists, so "services.git.volumes.0" finds the line even if the value is wrong.
-  let line: number | undefined;
-  for (let depth = issue.path.length; depth >= 0 && line === undefined; depth--) {
-    const node = doc.getIn(issue.path.slice(0, depth) as (string | number)[], true);
-    if (isNode(node) && node.range) line = lineCounter.linePos(node.range[0]).line;
-  }
-  const field = issue.path.length > 0 ? issue.path.join('.') : 'top level';
+  const path = issue.path as (string | number)[];
   let message = issue.message;
+  let line: number | undefined;
   if (issue.code === 'unrecognized_keys') {
     message = `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    const keyNode = doc.getIn([...issue.path, issue.keys[0]!] as (string | number)[], true);
-    if (isNode(keyNode) && keyNode.range) line = lineCounter.linePos(keyNode.range[0]).line;
+    line = lineOf(doc, lineCounter, [...path, issue.keys[0]!], 'key');
+  } else if (issue.code === 'invalid_key') {
+    // zod reports "Invalid key in record"; the inner issue says what is wrong with the key.
+    message = issue.issues[0]?.message ?? message;
+    line = lineOf(doc, lineCounter, path, 'key');
+  } else {
+    line = lineOf(doc, lineCounter, path, 'value');
   }
+  const field = path.length > 0 ? path.join('.') : 'top level';
   throw invalid(file, line, `${field}: ${message}`);
 }
