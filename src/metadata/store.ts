@@ -104,9 +104,10 @@ function sortRecords(records: BackupRecord[]): BackupRecord[] {
   return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
 }
 
+/** One record per line: compact enough to parse 10,000 records quickly, still readable and diff-friendly. */
 export function serializeIndex(records: BackupRecord[]): string {
-  const file: IndexFile = { schemaVersion: INDEX_SCHEMA_VERSION, backups: sortRecords([...records]) };
-  return `${JSON.stringify(file, null, 1)}\n`;
+  const lines = sortRecords([...records]).map((r) => JSON.stringify(r));
+  return `{"schemaVersion": ${INDEX_SCHEMA_VERSION}, "backups": [\n${lines.join(',\n')}\n]}\n`;
 }
 
 /**
