@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from 'age-encryption';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BackupError } from '../errors.js';
-import { createDecryptStream, createEncryptStream, decryptBuffer, encryptBuffer, keyRequired } from './age.js';
+import { createDecryptStream, createEncryptStream, decryptBuffer, encryptBuffer, isKeyFailure, keyRequired } from './age.js';
 import { inspectAgeHeader } from './header.js';
 import type { EncryptionKey } from './keys.js';
 import { CHUNK_BYTES, SEALED_CHUNK_BYTES, payloadKey, sealChunk } from './payload.js';
@@ -174,6 +174,13 @@ describe('failures say which, and hold no secret', () => {
     const encrypted = await encryptBuffer(passphraseKey, Buffer.from('secret data'));
     const error = await failure(decryptBuffer({ passphrase: 'not it' }, encrypted, { subject: 'archive x.tar.gz.age' }), 'DECRYPT_FAILED', 'wrong-passphrase');
     expect(error.message).toBe('cannot decrypt archive x.tar.gz.age: wrong passphrase');
+  });
+
+  it('isKeyFailure tells a key problem from damage', async () => {
+    expect(isKeyFailure(await decryptBuffer({ identities: [otherIdentity] }, sealed).catch((e: unknown) => e))).toBe(true);
+    expect(isKeyFailure(await decryptBuffer({}, sealed).catch((e: unknown) => e))).toBe(true);
+    expect(isKeyFailure(await decryptBuffer({ identities: [identity] }, sealed.subarray(0, sealed.length - 5)).catch((e: unknown) => e))).toBe(false);
+    expect(isKeyFailure(new Error('x'))).toBe(false);
   });
 
   it('the wrong kind of key, or none, is KEY_REQUIRED naming what is needed', async () => {

@@ -64,6 +64,18 @@ export function keyRequired(mode: 'recipients' | 'passphrase', subject = 'the ar
   );
 }
 
+/** Failures that mean "wrong or missing key", not "damaged file". */
+const KEY_FAILURES: ReadonlySet<unknown> = new Set<DecryptFailure>(['no-matching-identity', 'wrong-passphrase', 'unsupported-recipients', 'work-factor-too-high']);
+
+/**
+ * True when `error` says the key was wrong or missing (KEY_REQUIRED, wrong identity, wrong passphrase, a key type or
+ * work factor this tool does not handle) rather than that the bytes are damaged. Verify uses it to fail the command
+ * instead of reporting the backup as broken.
+ */
+export function isKeyFailure(error: unknown): boolean {
+  return error instanceof BackupError && (error.code === 'KEY_REQUIRED' || (error.code === 'DECRYPT_FAILED' && KEY_FAILURES.has(error.details.reason)));
+}
+
 /** Encryption's header and payload key, made once per file. */
 interface FileStart {
   /** The header and the payload nonce: the first bytes of the file. */

@@ -16,6 +16,7 @@ export {
   createEncryptStream,
   decryptBuffer,
   encryptBuffer,
+  isKeyFailure,
   keyRequired,
   type DecryptFailure,
   type DecryptOptions,

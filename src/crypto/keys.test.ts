@@ -104,7 +104,7 @@ describe('readIdentityFile', () => {
     const warnings: string[] = [];
     const target = file('loose.txt', keygen(), 0o644);
     expect(await readIdentityFile(target, { onWarning: (m) => warnings.push(m) })).toEqual([identity]);
-    expect(warnings).toEqual([`identity file ${target} can be read by other users (mode 0644): run chmod 600 ${target}`]);
+    expect(warnings).toEqual([`identity file ${target} is open to other users (mode 0644): run chmod 600 ${target}`]);
     const none: string[] = [];
     await readIdentityFile(file('tight.txt', keygen(), 0o400), { onWarning: (m) => none.push(m) });
     expect(none).toEqual([]);

@@ -135,7 +135,7 @@ export async function readRecipientsFile(file: string): Promise<string[]> {
 
 export interface ReadIdentityOptions {
   /**
-   * Told when the file is readable or writable by group or others. Loose modes are reported, not refused: age itself
+   * Told when group or others have any access to the file. Loose modes are reported, not refused: age itself
    * accepts them, keys restored from removable media often have them, and refusing a restore in an emergency over a
    * mode is worse than a warning.
    */
@@ -195,7 +195,7 @@ export async function readIdentityFile(file: string, options: ReadIdentityOption
   const { text, mode } = await readKeyFile(file, 'identity file');
   const identities = await parseIdentities(text, file);
   if ((mode & 0o077) !== 0) {
-    options.onWarning?.(`identity file ${file} can be read by other users (mode 0${mode.toString(8)}): run chmod 600 ${file}`);
+    options.onWarning?.(`identity file ${file} is open to other users (mode 0${mode.toString(8)}): run chmod 600 ${file}`);
   }
   return identities;
 }
