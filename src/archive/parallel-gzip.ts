@@ -3,12 +3,21 @@
  * pool as an independent gzip member, and the members are written in order. A concatenation of gzip members is a
  * valid gzip stream (RFC 1952 §2.2) that `gzip -d`, GNU tar and Node's gunzip read as one. Blocks of 1 MiB keep the
  * size cost of restarting the dictionary under 1% while giving the pool enough work to overlap.
+ *
+ * Blocks that do not compress (media, encrypted or already-compressed files) are stored rather than deflated: a
+ * 64 KiB sample is deflated at level 1 first, and if it does not shrink by 2%, the block is written as a stored gzip
+ * member. Deflating random data at level 6 costs as much CPU as text and gains nothing, so this saves CPU without
+ * costing size (the same trick as borg's "auto" compression).
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 
 const gzip = promisify(zlib.gzip);
+const deflateRaw = promisify(zlib.deflateRaw);
+
+const SAMPLE = 64 * 1024;
+const WORTH_COMPRESSING = 0.98;
 
 export interface ParallelGzipOptions {
   level: number;
@@ -16,6 +25,15 @@ export interface ParallelGzipOptions {
   blockSize?: number;
   /** Blocks compressed at once; bounded so memory stays flat. */
   concurrency?: number;
+}
+
+async function compressBlock(block: Buffer, level: number): Promise<Buffer> {
+  if (block.length > SAMPLE * 2) {
+    const sample = block.subarray(Math.floor(block.length / 2) - SAMPLE / 2, Math.floor(block.length / 2) + SAMPLE / 2);
+    const probe = await deflateRaw(sample, { level: 1 });
+    if (probe.length > sample.length * WORTH_COMPRESSING) return gzip(block, { level: 0 });
+  }
+  return gzip(block, { level });
 }
 
 export class ParallelGzip extends Transform {
@@ -26,6 +44,7 @@ export class ParallelGzip extends Transform {
   #pendingBytes = 0;
   /** Compressions in flight, in input order. */
   #inFlight: Promise<Buffer>[] = [];
+  #blocks = 0;
 
   constructor(options: ParallelGzipOptions) {
     super({ highWaterMark: 1 << 20 });
@@ -37,11 +56,14 @@ export class ParallelGzip extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
+    // Most chunks (tar headers, small files) just accumulate: answer at once, without a promise per chunk.
+    if (this.#pendingBytes < this.#blockSize) return callback();
     this.#drainFullBlocks().then(() => callback(), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#pendingBytes > 0) this.#startBlock(Buffer.concat(this.#pending, this.#pendingBytes));
+    // Even empty input gives one member: an empty file is not a valid gzip stream.
+    if (this.#pendingBytes > 0 || this.#blocks === 0) this.#startBlock(Buffer.concat(this.#pending, this.#pendingBytes));
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#emitAll().then(() => callback(), callback);
@@ -61,7 +83,8 @@ export class ParallelGzip extends Transform {
   }
 
   #startBlock(block: Buffer): void {
-    const job = gzip(block, { level: this.#level });
+    this.#blocks++;
+    const job = compressBlock(block, this.#level);
     job.catch(() => undefined); // Surfaced when awaited in order; avoid an unhandled rejection before that.
     this.#inFlight.push(job);
   }
