@@ -6,6 +6,7 @@
  * environment: progress and warnings come through the observer callbacks of each call.
  */
 import type { Manifest } from './archive/manifest.js';
+import type { DecryptionKey } from './crypto/index.js';
 import type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';
 import type { OperationObserver } from './backup/progress.js';
 import type { BackupRecord, BackupType } from './metadata/record.js';
@@ -38,6 +39,15 @@ export interface VerifyRequest extends OperationObserver {
   ids?: string[];
   all?: boolean;
   signal?: AbortSignal;
+  /** Opens encrypted backups; without it their archives are checked against their SHA-256 only. */
+  key?: DecryptionKey;
+}
+
+export interface ShowOptions {
+  /** Also read the manifest (every file). */
+  files?: boolean;
+  /** Opens the manifest of an encrypted backup. */
+  key?: DecryptionKey;
 }
 
 export interface BackupInterface {
@@ -47,6 +57,6 @@ export interface BackupInterface {
   create(options: CreateBackupOptions): Promise<CreateBackupResult>;
   /** Newest first; reads only the index. */
   list(filter?: ListFilter): Promise<BackupRecord[]>;
-  show(id: string, options?: { files?: boolean }): Promise<ShowResult>;
+  show(id: string, options?: ShowOptions): Promise<ShowResult>;
   verify(request: VerifyRequest): Promise<VerifyReport[]>;
 }

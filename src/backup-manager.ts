@@ -1,5 +1,5 @@
 /** The implementation of `BackupInterface` over one platform: each method delegates to the module that owns it. */
-import type { BackupInterface, ListFilter, ShowResult, VerifyRequest } from './backup-interface.js';
+import type { BackupInterface, ListFilter, ShowOptions, ShowResult, VerifyRequest } from './backup-interface.js';
 import { loadManifest } from './archive/read.js';
 import { createBackup, type CreateBackupOptions, type CreateBackupResult } from './backup/create.js';
 import { BackupError } from './errors.js';
@@ -81,7 +81,7 @@ export class BackupManager implements BackupInterface {
     );
   }
 
-  async show(id: string, options: { files?: boolean } = {}): Promise<ShowResult> {
+  async show(id: string, options: ShowOptions = {}): Promise<ShowResult> {
     const records = await this.records();
     const record = resolveBackupId(records, id);
     const result: ShowResult = {
@@ -89,7 +89,7 @@ export class BackupManager implements BackupInterface {
       chain: chainOf(records, record),
       dependents: records.filter((r) => r.parent === record.id),
     };
-    if (options.files) result.manifest = await loadManifest(this.storage, record);
+    if (options.files) result.manifest = await loadManifest(this.storage, record, options.key);
     return result;
   }
 

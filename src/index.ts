@@ -1,5 +1,7 @@
 /** The public entry point of the library: `openPlatform` gives a `BackupInterface`; the rest are its types. */
-export type { BackupInterface, ListFilter, ShowResult, VerifyRequest } from './backup-interface.js';
+export type { BackupInterface, ListFilter, ShowOptions, ShowResult, VerifyRequest } from './backup-interface.js';
+export type { DecryptionKey, EncryptionKey } from './crypto/index.js';
+export { resolveEncryption, type EncryptionRequest } from './backup/encryption.js';
 export { BackupManager, openPlatform } from './backup-manager.js';
 export { BackupError, isBackupError, type BackupErrorCode } from './errors.js';
 export type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';

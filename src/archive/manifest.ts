@@ -5,7 +5,7 @@
  * an ancestor's archive name that ancestor in `storedIn`.
  */
 import { BackupError } from '../errors.js';
-import type { BackupParts, BackupType } from '../metadata/record.js';
+import type { BackupOrigin, BackupParts, BackupType } from '../metadata/record.js';
 import type { Part } from '../platform/types.js';
 
 export const MANIFEST_FORMAT = 'mcp-backup-manifest';
@@ -58,6 +58,8 @@ export interface Manifest {
   createdAt: string;
   description?: string;
   parent?: string;
+  /** Who made the backup (absent in manifests written before it was added), so `index rebuild` can restore it. */
+  origin?: BackupOrigin;
   platform: { name: string; root: string };
   services: string[];
   parts: BackupParts;

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { BackupError, errnoCode } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
+import { createDecryptStream, decryptBuffer, keyRequired, type DecryptionKey } from '../crypto/index.js';
 import { DigestStream } from './digest.js';
 import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest } from './manifest.js';
 
@@ -24,6 +25,12 @@ const MAX_MANIFEST_BYTES = 1 << 30;
 export type EntryBody = AsyncIterable<Buffer> & { resume(): unknown; on(event: 'end', listener: () => void): unknown };
 
 export type EntryHandler = (header: tarStream.Header, body: EntryBody) => Promise<void>;
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** The identities or passphrase that open an encrypted backup. */
+  key?: DecryptionKey;
+}
 
 export interface ArchiveReadResult {
   /** SHA-256 and size of the stored archive bytes. */
@@ -56,7 +63,10 @@ function missingArchive(record: BackupRecord, storage: ArchiveStorage): BackupEr
  * Streams every entry of the backup's archive through `onEntry` (which must consume the body), and returns the
  * stored bytes' checksum. The manifest entry is parsed, not passed on.
  */
-export async function readArchive(storage: ArchiveStorage, record: BackupRecord, onEntry: EntryHandler, signal?: AbortSignal): Promise<ArchiveReadResult> {
+export async function readArchive(storage: ArchiveStorage, record: BackupRecord, onEntry: EntryHandler, options: ReadOptions = {}): Promise<ArchiveReadResult> {
+  const { signal, key } = options;
+  const encryption = record.encryption.mode;
+  if (encryption !== 'none' && !key) throw keyRequired(encryption, `backup ${record.id}`);
   let source: Readable;
   try {
     source = await storage.open(record.archive);
@@ -65,6 +75,9 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
     throw error;
   }
   const digest = new DigestStream();
+  // Decrypted bytes are untrusted until the whole stream authenticated: callers stage, and use them only after this
+  // function resolved.
+  const decrypt = encryption !== 'none' ? createDecryptStream(key!, { subject: `archive ${record.archive}` }) : new PassThrough();
   const decompress = record.compression.algorithm === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
   const extract = tarStream.extract();
   let manifest: Manifest | undefined;
@@ -84,7 +97,7 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
     );
   });
   try {
-    await pipeline([source, digest, decompress, extract], { signal });
+    await pipeline([source, digest, decrypt, decompress, extract], { signal });
   } catch (error) {
     if (error instanceof BackupError) throw error;
     if (signal?.aborted) throw error;
@@ -96,7 +109,9 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
 }
 
 /** Reads the manifest copy beside the archive, checking its recorded checksum. */
-export async function readManifestCopy(storage: ArchiveStorage, record: BackupRecord): Promise<Manifest> {
+export async function readManifestCopy(storage: ArchiveStorage, record: BackupRecord, key?: DecryptionKey): Promise<Manifest> {
+  const encryption = record.encryption.mode;
+  if (encryption !== 'none' && !key) throw keyRequired(encryption, `backup ${record.id}`);
   let source: Readable;
   try {
     source = await storage.open(record.manifest);
@@ -111,9 +126,10 @@ export async function readManifestCopy(storage: ArchiveStorage, record: BackupRe
   if (sha256 !== record.manifestSha256) {
     throw new BackupError('INTEGRITY', `manifest ${record.manifest} of backup ${record.id} does not match its checksum`, { id: record.id });
   }
+  const compressed = encryption !== 'none' ? await decryptBuffer(key!, data, { subject: `manifest ${record.manifest}` }) : data;
   let plain: Buffer;
   try {
-    plain = await gunzip(data);
+    plain = await gunzip(compressed);
   } catch {
     throw new BackupError('INTEGRITY', `manifest ${record.manifest} of backup ${record.id} cannot be decompressed`, { id: record.id });
   }
@@ -128,15 +144,20 @@ export async function readManifestCopy(storage: ArchiveStorage, record: BackupRe
  * The backup's manifest: the copy beside the archive when it is intact, else the archive's own copy (which means
  * reading the whole archive).
  */
-export async function loadManifest(storage: ArchiveStorage, record: BackupRecord): Promise<Manifest> {
+export async function loadManifest(storage: ArchiveStorage, record: BackupRecord, key?: DecryptionKey): Promise<Manifest> {
   try {
-    return await readManifestCopy(storage, record);
+    return await readManifestCopy(storage, record, key);
   } catch (error) {
     if (!(error instanceof BackupError) || error.code !== 'INTEGRITY') throw error;
-    const { manifest } = await readArchive(storage, record, async (_header, body) => {
-      body.resume();
-      await new Promise<void>((resolve) => body.on('end', () => resolve()));
-    });
+    const { manifest } = await readArchive(
+      storage,
+      record,
+      async (_header, body) => {
+        body.resume();
+        await new Promise<void>((resolve) => body.on('end', () => resolve()));
+      },
+      key && { key },
+    );
     if (!manifest) throw new BackupError('INTEGRITY', `backup ${record.id}: neither the manifest copy nor the archive holds a readable manifest`, { id: record.id });
     return manifest;
   }

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -23,7 +24,9 @@ import { DigestStream } from '../archive/digest.js';
 import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestEntry, type ManifestRoot } from '../archive/manifest.js';
 import { packEntries, packExtra, type PackHooks } from '../archive/pack.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
+import { ManifestCache, MANIFEST_CACHE_DIR } from '../archive/manifest-cache.js';
 import { loadManifest } from '../archive/read.js';
+import { checkEncryptionKey, createEncryptStream, encryptBuffer, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
 import { foldChain, type BackupState, type StateEntry } from '../archive/state.js';
 import { runHook } from '../hooks/run-hook.js';
 import { newBackupId } from '../metadata/ids.js';
@@ -62,6 +65,13 @@ export interface CreateBackupOptions extends OperationObserver {
   skipUnreadable?: boolean;
   /** Incrementals: hash every file to find changes, for filesystems whose timestamps cannot be trusted. */
   verifyContent?: boolean;
+  /** Encrypt the archive and its manifest copy (age format). */
+  encryption?: EncryptionKey;
+  /**
+   * Incrementals over encrypted backups: opens the base's manifest when this host has no cached copy of it. With a
+   * passphrase, the passphrase of `encryption` is used.
+   */
+  decryptionKey?: DecryptionKey;
   origin?: BackupOrigin;
   signal?: AbortSignal;
   /** Clock, for tests. */
@@ -145,7 +155,23 @@ async function resolveIncremental(
     parent = record.parent;
   }
   const manifests: Manifest[] = [];
-  for (const record of chain) manifests.push(await loadManifest(storage, record));
+  const cache = new ManifestCache(platform.root);
+  const key = options.decryptionKey ?? (options.encryption?.mode === 'passphrase' ? { passphrase: options.encryption.passphrase } : undefined);
+  for (const record of chain) {
+    const cached = record.encryption.mode !== 'none' ? await cache.get(record.id) : undefined;
+    if (cached) {
+      manifests.push(cached);
+      continue;
+    }
+    if (record.encryption.mode !== 'none' && !key) {
+      throw new BackupError(
+        'NO_BASE',
+        `the incremental's base ${record.id} is encrypted and this host has no plain copy of its manifest: pass --identity FILE to read it, or take a full backup`,
+        { id: record.id },
+      );
+    }
+    manifests.push(await loadManifest(storage, record, key));
+  }
   const scope: BackupScope = { services, parts: { ...parts, platformConfig: parts.platformConfig && platform.configFile !== undefined } };
   return { scope, base: { parent: base, state: foldChain(manifests) } };
 }
@@ -173,6 +199,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     throw new BackupError('USAGE', '--verify-content applies to incremental backups: full and service backups read every file anyway');
   }
   const compress = options.compress ?? true;
+  const encryption = options.encryption && checkEncryptionKey(options.encryption);
   const readOnlyStorage = new LocalStorage(layout.archives, () => Promise.reject(new Error('read-only storage handle')));
 
   // Refuse early if the index cannot be read: a backup that could not be recorded is wasted work.
@@ -212,7 +239,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       await runHook({ root: platform.root, service: service.name, hook: 'pre_backup', command, env: hookEnv });
     }
     options.onProgress?.({ phase: 'scan', files: 0, bytes: 0 });
-    const skip = new Set([layout.root]);
+    const skip = new Set([layout.root, path.join(platform.root, MANIFEST_CACHE_DIR)]);
     const problems: ScanProblem[] = [];
     const groups: { service?: Service; entries: ScannedEntry[] }[] = [];
     for (const service of scope.services) {
@@ -260,10 +287,12 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     const totalBytes = toPack.reduce((n, e) => n + e.size, 0);
 
     // 3. The archive stream.
-    const archiveName = `${id}.tar${compress ? '.gz' : ''}`;
+    const archiveName = `${id}.tar${compress ? '.gz' : ''}${encryption ? '.age' : ''}`;
     archiveWriter = await storage.create(archiveName);
     const digest = new DigestStream();
-    const stages: Transform[] = compress ? [new ParallelGzip({ level })] : [];
+    const stages: Transform[] = [];
+    if (compress) stages.push(new ParallelGzip({ level }));
+    if (encryption) stages.push(createEncryptStream(encryption));
     const written = pipeline([pack, ...stages, digest, archiveWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
     written.catch(() => undefined); // Awaited below; an early failure must not be an unhandled rejection.
 
@@ -312,6 +341,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       createdAt: startedAt.toISOString(),
       ...(options.description !== undefined && { description: options.description }),
       ...(base && { parent: base.parent.id }),
+      origin: options.origin ?? { kind: 'manual' },
       platform: { name: platform.name, root: platform.root },
       services: scope.services.map((s) => s.name),
       parts: scope.parts,
@@ -325,11 +355,14 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     await written;
 
     // 4. The manifest copy beside the archive.
-    const manifestName = `${id}.manifest.json.gz`;
+    const manifestName = `${id}.manifest.json.gz${encryption ? '.age' : ''}`;
     manifestWriter = await storage.create(manifestName);
     const manifestDigest = new DigestStream();
     const manifestCompressed = await gzip(manifestBytes, { level: 6 });
-    await pipeline([manifestCompressed], manifestDigest, manifestWriter.stream);
+    const manifestStored = encryption ? await encryptBuffer(encryption, manifestCompressed) : manifestCompressed;
+    await pipeline([manifestStored], manifestDigest, manifestWriter.stream);
+    // Encrypted backups: keep a plain copy on this host, so the next incremental needs no secret.
+    if (encryption) await new ManifestCache(platform.root).put(manifest);
 
     // 5. Commit: objects first, the record last.
     const stateFiles = [...entries, ...unchangedState].filter((e) => e.type === 'file');
@@ -355,7 +388,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       storedBytes: storedFiles.reduce((n, e) => n + e.size, 0),
       deletedEntries: deleted.length,
       compression: compress ? { algorithm: 'gzip', level } : { algorithm: 'none' },
-      encryption: { mode: 'none' },
+      encryption: { mode: encryption?.mode ?? 'none' },
       status: 'complete',
       changedWhileReading: changedWhileReading.length,
       durationMs: 0,

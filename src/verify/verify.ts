@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { BackupError } from '../errors.js';
+import { isKeyFailure, type DecryptionKey } from '../crypto/index.js';
 import { readArchive, readManifestCopy, type EntryBody } from '../archive/read.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import type { BackupRecord } from '../metadata/record.js';
@@ -18,6 +19,8 @@ export interface VerifyReport {
   /** Entries checked against the manifest. */
   checkedEntries: number;
   checkedBytes: number;
+  /** False when only the archive's checksum could be checked (an encrypted backup verified without its key). */
+  contentChecked: boolean;
 }
 
 interface SeenEntry {
@@ -81,6 +84,8 @@ export interface VerifyOptions extends OperationObserver {
   /** Every record in the index, to check the chain. */
   records: readonly BackupRecord[];
   signal?: AbortSignal;
+  /** Opens encrypted backups. Without it, an encrypted backup's archive is checked against its SHA-256 only. */
+  key?: DecryptionKey;
 }
 
 export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord, options: VerifyOptions): Promise<VerifyReport> {
@@ -100,9 +105,15 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
   const info = await storage.stat(record.archive);
   if (!info) {
     problems.push(`archive ${record.archive} is missing`);
-    return { id: record.id, ok: false, problems, checkedEntries, checkedBytes };
+    return { id: record.id, ok: false, problems, checkedEntries, checkedBytes, contentChecked: false };
   }
   if (info.size !== record.size) problems.push(`archive ${record.archive} is ${info.size} bytes, the index says ${record.size}`);
+
+  if (record.encryption.mode !== 'none' && !options.key) {
+    // Integrity without the key: the SHA-256 of the encrypted file. The content needs the key.
+    if ((await storedChecksum(storage, record)) !== record.sha256) problems.push(`archive ${record.archive} does not match its SHA-256 in the index`);
+    return { id: record.id, ok: problems.length === 0, problems, checkedEntries, checkedBytes, contentChecked: false };
+  }
 
   const seen = new Map<string, SeenEntry>();
   let files = 0;
@@ -125,7 +136,7 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
           options.onProgress?.({ phase: 'verify', files, bytes: checkedBytes, totalFiles: record.storedFiles, totalBytes: record.storedBytes });
         }
       },
-      options.signal,
+      { ...(options.signal && { signal: options.signal }), ...(options.key && { key: options.key }) },
     );
     if (result.sha256 !== record.sha256) problems.push(`archive ${record.archive} does not match its SHA-256 in the index`);
     if (!result.manifest) {
@@ -134,7 +145,7 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
       if (result.manifest.id !== record.id) problems.push(`archive ${record.archive} holds backup ${result.manifest.id}, not ${record.id}`);
       checkedEntries = compareWithManifest(result.manifest, seen, problems);
       try {
-        const copy = await readManifestCopy(storage, record);
+        const copy = await readManifestCopy(storage, record, options.key);
         if (copy.entries.length !== result.manifest.entries.length || JSON.stringify(copy) !== JSON.stringify(result.manifest)) {
           problems.push(`manifest copy ${record.manifest} differs from the archive's own manifest`);
         }
@@ -143,12 +154,13 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
       }
     }
   } catch (error) {
-    if (!(error instanceof BackupError)) throw error;
+    // A wrong key is the caller's mistake, not damage: fail the command rather than call the backup broken.
+    if (!(error instanceof BackupError) || isKeyFailure(error)) throw error;
     // The stream stopped early; say whether the stored bytes themselves changed, which is what the user acts on.
     if ((await storedChecksum(storage, record)) !== record.sha256) {
       problems.push(`archive ${record.archive} does not match its SHA-256 in the index`);
     }
     problems.push(error.message);
   }
-  return { id: record.id, ok: problems.length === 0, problems, checkedEntries, checkedBytes };
+  return { id: record.id, ok: problems.length === 0, problems, checkedEntries, checkedBytes, contentChecked: true };
 }

@@ -3,7 +3,9 @@ import { Option } from '@commander-js/extra-typings';
 import { BACKUP_TYPES } from '../../metadata/record.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
-import { integerIn, list, oneOf } from '../options.js';
+import { collect, integerIn, list, oneOf } from '../options.js';
+import { resolveEncryption } from '../../backup/encryption.js';
+import { decryptionKey, newPassphrase } from '../secrets.js';
 
 export function registerCreate(backup: Command<[], Record<string, unknown>, Record<string, unknown>>, ctx: CliContext): void {
   backup
@@ -17,15 +19,29 @@ export function registerCreate(backup: Command<[], Record<string, unknown>, Reco
     .option('--no-compress', 'store a plain .tar instead of .tar.gz')
     .option('--compression-level <n>', 'gzip level, 1 (fastest) to 9 (smallest); default 6', integerIn('--compression-level', 1, 9))
     .option('--verify-content', 'incremental: hash every file to find changes (for filesystems with unreliable timestamps)')
+    .option('--encrypt', 'encrypt (age): to --recipient keys, else platform.yaml\'s backup.encryption, else a passphrase')
+    .option('--no-encrypt', 'do not encrypt, even if platform.yaml says to')
+    .option('--recipient <age1...>', 'age public key to encrypt to (repeatable)', collect)
+    .option('--recipients-file <file>', 'file of age public keys, one a line (repeatable)', collect)
+    .option('--identity <file>', 'age identity, for an incremental whose encrypted base is not cached on this host (repeatable)', collect)
     .option('--skip-unreadable', 'back up what can be read and report the rest, instead of failing')
     .addHelpText('after', `
 Examples:
   mcp backup create --type full --description "Pre-upgrade backup"
   mcp backup create --type service --services filesystem,git
   mcp backup create --type incremental
+  mcp backup create --type full --encrypt --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+  MCP_BACKUP_PASSPHRASE=... mcp backup create --type full --encrypt
   mcp backup create --type service --services git --no-volumes --include-logs`)
     .action(async (opts) => {
       const manager = await ctx.manager();
+      const encryption = await resolveEncryption(manager.platform, {
+        ...(opts.encrypt !== undefined && { encrypt: opts.encrypt }),
+        recipients: opts.recipient ?? [],
+        recipientsFiles: opts.recipientsFile ?? [],
+        passphrase: () => newPassphrase(ctx),
+      });
+      const key = opts.identity ? await decryptionKey(ctx, { identity: opts.identity }, false) : undefined;
       const observer = ctx.observer('backup');
       let result;
       try {
@@ -41,6 +57,8 @@ Examples:
           compress: opts.compress,
           ...(opts.compressionLevel !== undefined && { compressionLevel: opts.compressionLevel }),
           skipUnreadable: opts.skipUnreadable === true,
+          ...(encryption && { encryption }),
+          ...(key && { decryptionKey: key }),
         });
       } finally {
         observer.done();

@@ -1,6 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatWhen, table } from '../format.js';
+import { collect } from '../options.js';
+import { decryptionKey, needsPassphrase } from '../secrets.js';
 
 function modeString(mode: number): string {
   return mode.toString(8).padStart(4, '0');
@@ -12,9 +14,11 @@ export function registerShow(backup: Command<[], Record<string, unknown>, Record
     .description('show one backup in full, with its chain')
     .argument('<id>', 'backup id or unique prefix')
     .option('--files', 'also list every file it holds')
+    .option('--identity <file>', 'age identity that opens an encrypted backup\'s file list (repeatable)', collect)
     .action(async (id, opts) => {
       const manager = await ctx.manager();
-      const shown = await manager.show(id, { files: opts.files === true });
+      const key = opts.files ? await decryptionKey(ctx, opts, await needsPassphrase(manager, [id])) : undefined;
+      const shown = await manager.show(id, { files: opts.files === true, ...(key && { key }) });
       ctx.result(shown, () => {
         const r = shown.record;
         const lines = [

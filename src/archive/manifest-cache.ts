@@ -1,0 +1,49 @@
+/**
+ * The host's own copies of the manifests of encrypted backups, in plain form, so that an incremental backup can
+ * compare the platform with its base without any secret on the host (public-key encryption: the host can encrypt
+ * but not decrypt). It lives in the platform root (`.mcp-backup-cache/`), never in the backup directory, which is
+ * what gets copied to other disks and buckets: it names files that already sit in plain form on this host, and
+ * nothing else. Losing it costs nothing but convenience: an incremental then needs the key to read its base.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import { ensurePrivateDir, writeFileSafely } from '../fsutil/safe-write.js';
+import { parseManifest, serializeManifest, type Manifest } from './manifest.js';
+
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+export const MANIFEST_CACHE_DIR = '.mcp-backup-cache';
+
+export class ManifestCache {
+  readonly dir: string;
+
+  constructor(platformRoot: string) {
+    this.dir = path.join(platformRoot, MANIFEST_CACHE_DIR, 'manifests');
+  }
+
+  #file(id: string): string {
+    return path.join(this.dir, `${id.replace(/[^A-Za-z0-9_-]/g, '_')}.json.gz`);
+  }
+
+  /** The cached manifest of backup `id`, or undefined when it is not cached or unreadable. */
+  async get(id: string): Promise<Manifest | undefined> {
+    try {
+      const manifest = parseManifest(await gunzip(await fs.readFile(this.#file(id))), `cached manifest of ${id}`);
+      return manifest.id === id ? manifest : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(manifest: Manifest): Promise<void> {
+    await ensurePrivateDir(this.dir);
+    await writeFileSafely(this.#file(manifest.id), await gzip(serializeManifest(manifest)));
+  }
+
+  async remove(id: string): Promise<void> {
+    await fs.rm(this.#file(id), { force: true });
+  }
+}
