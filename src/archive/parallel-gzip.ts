@@ -27,13 +27,21 @@ export interface ParallelGzipOptions {
   concurrency?: number;
 }
 
+/**
+ * An output buffer larger than any compressed block, so each block is deflated in one thread-pool job: with zlib's
+ * default 16 KiB, every 16 KiB of output is a round trip through the main thread, which serialised the blocks.
+ */
+function outputSize(block: Buffer): number {
+  return block.length + (block.length >> 6) + 1024;
+}
+
 async function compressBlock(block: Buffer, level: number): Promise<Buffer> {
   if (block.length > SAMPLE * 2) {
     const sample = block.subarray(Math.floor(block.length / 2) - SAMPLE / 2, Math.floor(block.length / 2) + SAMPLE / 2);
-    const probe = await deflateRaw(sample, { level: 1 });
-    if (probe.length > sample.length * WORTH_COMPRESSING) return gzip(block, { level: 0 });
+    const probe = await deflateRaw(sample, { level: 1, chunkSize: outputSize(sample) });
+    if (probe.length > sample.length * WORTH_COMPRESSING) return gzip(block, { level: 0, chunkSize: outputSize(block) });
   }
-  return gzip(block, { level });
+  return gzip(block, { level, chunkSize: outputSize(block) });
 }
 
 export class ParallelGzip extends Transform {
