@@ -5,22 +5,27 @@
  * - `withLock` serialises short critical sections (read-modify-write of metadata.json or schedules.json). Waiting
  *   is bounded: past the timeout the caller gets a LOCKED error that says to retry.
  * - `acquireLease` marks a long-running piece of work (a staging folder, a schedule's run) as alive, so other
- *   processes can tell live work from a killed command's leftovers (`isLeaseAlive`). A lease also records its pid,
- *   so a lease whose process is gone on this host is dead at once, without waiting for the stale time.
+ *   processes can tell live work from a killed command's leftovers (`isLeaseAlive`). A lease also records its owner
+ *   (pid and host) beside the lock, so a lease whose process is gone on this host is dead at once, without waiting
+ *   for the stale time.
+ *
+ * Each lock is keyed by its own path (proper-lockfile keys the locks a process holds by the path it is given), so
+ * one process may hold several locks in one folder. The stale time is generous (20 s, refreshed every 2 s) because
+ * a refresh needs the event loop: a long synchronous step (the scan of a huge tree) must not let another process
+ * take a live lock over.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { BackupError, errnoCode } from '../errors.js';
 import { DIR_MODE } from '../fsutil/safe-write.js';
 
-/** A held lock is refreshed every STALE_MS / 2; one not refreshed for STALE_MS is considered abandoned. */
-const STALE_MS = 5_000;
+const STALE_MS = 20_000;
+const UPDATE_MS = 2_000;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 export interface LockOptions {
-  /** How long to wait for a busy lock before failing with LOCKED. Default 30 s. */
+  /** How long to wait for a busy lock before failing with LOCKED. Default 30 s; 0 tries once. */
   timeoutMs?: number;
   /** Named in the LOCKED error, e.g. "the backup index". */
   what: string;
@@ -32,13 +37,16 @@ export interface HeldLock {
   readonly intact: boolean;
 }
 
+function lockOptions(lockPath: string) {
+  return { lockfilePath: lockPath, realpath: false, stale: STALE_MS } as const;
+}
+
 async function lockOnce(lockPath: string): Promise<HeldLock | undefined> {
   const state = { intact: true };
   try {
-    const release = await lockfile.lock(path.dirname(lockPath), {
-      lockfilePath: lockPath,
-      realpath: false,
-      stale: STALE_MS,
+    const release = await lockfile.lock(lockPath, {
+      ...lockOptions(lockPath),
+      update: UPDATE_MS,
       retries: 0,
       onCompromised: () => {
         state.intact = false;
@@ -91,37 +99,35 @@ interface LeaseOwner {
   startedAt: string;
 }
 
-const OWNER_FILE = 'owner.json';
+/** The lock folder of the lease on `dir`. */
+export function leasePathOf(dir: string): string {
+  return `${dir}.lease`;
+}
+
+/** The owner record of the lease on `dir`, beside the lock (inside it, the lock folder could not be removed). */
+export function leaseOwnerPathOf(dir: string): string {
+  return `${dir}.owner`;
+}
 
 /**
- * Marks `dir` (an existing folder) as the live workspace of this process until released. Returns undefined when
- * another live process holds it.
+ * Marks `dir` (which need not exist yet) as the live workspace of this process until released. Returns undefined
+ * when another live process holds it.
  */
 export async function acquireLease(dir: string): Promise<HeldLock | undefined> {
-  const held = await lockOnce(leaseLockPath(dir));
+  const held = await lockOnce(leasePathOf(dir));
   if (!held) return undefined;
   const owner: LeaseOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
-  const ownerFile = path.join(leaseLockPath(dir), OWNER_FILE);
+  const ownerFile = leaseOwnerPathOf(dir);
   await fs.writeFile(ownerFile, JSON.stringify(owner), { mode: 0o600 });
   return {
     get intact() {
       return held.intact;
     },
     release: async () => {
-      // proper-lockfile removes its lock folder with rmdir, which needs it empty.
-      await fs.rm(ownerFile, { force: true });
       await held.release();
+      await fs.rm(ownerFile, { force: true });
     },
   };
-}
-
-function leaseLockPath(dir: string): string {
-  return `${dir}.lease`;
-}
-
-/** The folder that holds a lease's lock, so cleanup can remove both together. */
-export function leasePathOf(dir: string): string {
-  return leaseLockPath(dir);
 }
 
 function processAlive(pid: number): boolean {
@@ -135,12 +141,12 @@ function processAlive(pid: number): boolean {
 
 /** True while the process that took the lease on `dir` is still at work. */
 export async function isLeaseAlive(dir: string): Promise<boolean> {
-  const lockPath = leaseLockPath(dir);
   try {
-    const owner = JSON.parse(await fs.readFile(path.join(lockPath, OWNER_FILE), 'utf8')) as LeaseOwner;
+    const owner = JSON.parse(await fs.readFile(leaseOwnerPathOf(dir), 'utf8')) as LeaseOwner;
     if (owner.host === os.hostname() && !processAlive(owner.pid)) return false;
   } catch {
-    // No owner record yet (just being taken) or unreadable: fall back to the lock's freshness.
+    // No owner record yet (just being taken) or unreadable: the lock's freshness decides.
   }
-  return lockfile.check(path.dirname(lockPath), { lockfilePath: lockPath, realpath: false, stale: STALE_MS });
+  const lockPath = leasePathOf(dir);
+  return lockfile.check(lockPath, lockOptions(lockPath));
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir } from '../fsutil/safe-write.js';
-import { acquireLease, isLeaseAlive, leasePathOf, type HeldLock } from '../lock/lock.js';
+import { acquireLease, isLeaseAlive, leaseOwnerPathOf, leasePathOf, type HeldLock } from '../lock/lock.js';
 import type { BackupLayout } from './layout.js';
 
 export interface Workspace {
@@ -33,6 +33,8 @@ export async function openWorkspace(layout: BackupLayout, purpose: string): Prom
   };
 }
 
+const LEASE_FILES = ['.lease', '.owner'];
+
 /** Removes what killed commands left in temp/. Returns the names removed. */
 export async function sweepTemp(layout: BackupLayout): Promise<string[]> {
   let names: string[];
@@ -41,22 +43,17 @@ export async function sweepTemp(layout: BackupLayout): Promise<string[]> {
   } catch {
     return [];
   }
+  // Each workspace is a folder with a lease lock and an owner record beside it; any of the three may be left alone
+  // by a kill between their creation or removal.
+  const workspaces = new Set(names.map((name) => LEASE_FILES.reduce((n, suffix) => (n.endsWith(suffix) ? n.slice(0, -suffix.length) : n), name)));
   const removed: string[] = [];
-  for (const name of names) {
-    if (name.endsWith('.lease')) continue;
+  for (const name of workspaces) {
     const dir = path.join(layout.temp, name);
     if (await isLeaseAlive(dir)) continue;
     await fs.rm(dir, { recursive: true, force: true });
     await fs.rm(leasePathOf(dir), { recursive: true, force: true });
-    removed.push(name);
-  }
-  // A lease whose folder is gone (killed between the two removals above) is a leftover too.
-  for (const name of names) {
-    if (!name.endsWith('.lease')) continue;
-    const dir = path.join(layout.temp, name.slice(0, -'.lease'.length));
-    if (!(await fs.lstat(dir).then(() => true, () => false)) && !(await isLeaseAlive(dir))) {
-      await fs.rm(path.join(layout.temp, name), { recursive: true, force: true });
-    }
+    await fs.rm(leaseOwnerPathOf(dir), { force: true });
+    if (names.includes(name)) removed.push(name);
   }
   return removed;
 }
