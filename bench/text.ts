@@ -243,7 +243,7 @@ export function collectCorpus(dir: string, limit: number): CorpusRoot {
     }
     for (const name of names) {
       if (root.files.length >= limit) return;
-      if (name === '__pycache__' || name === 'node_modules' && depth > 3 || name.startsWith('.')) continue;
+      if (name === '__pycache__' || (name === 'node_modules' && depth > 3) || name.startsWith('.')) continue;
       const p = join(d, name);
       let st;
       try {
