@@ -22,6 +22,8 @@ export interface ListFilter {
   service?: string;
   /** Clock, for tests. */
   now?: Date;
+  /** Told of modes looser than 0600/0700 in the backup folder (list only reports them; a backup tightens them). */
+  onWarning?: (message: string) => void;
 }
 
 export interface ShowResult {

@@ -10,6 +10,7 @@ import { inventory, type ServiceSummary } from './platform/inventory.js';
 import { loadPlatform, type LocatePlatformOptions } from './platform/load.js';
 import type { Platform } from './platform/types.js';
 import { backupLayout, type BackupLayout } from './repository/layout.js';
+import { describeLooseMode, findLooseModes } from './repository/modes.js';
 import { LocalStorage } from './storage/local.js';
 import type { ArchiveStorage } from './storage/storage.js';
 import { verifyBackup, type VerifyReport } from './verify/verify.js';
@@ -71,6 +72,7 @@ export class BackupManager implements BackupInterface {
       }
     }
     const records = await this.records();
+    await this.#reportLooseModes(filter);
     return newestFirst(
       records.filter(
         (r) =>
@@ -93,10 +95,17 @@ export class BackupManager implements BackupInterface {
     return result;
   }
 
+  /** Read-only commands report loose modes of the backup folder, its index and schedules, and change nothing. */
+  async #reportLooseModes(observer: { onWarning?: (message: string) => void }): Promise<void> {
+    if (!observer.onWarning) return;
+    for (const loose of await findLooseModes(this.layout)) observer.onWarning(describeLooseMode(loose, false));
+  }
+
   async verify(request: VerifyRequest): Promise<VerifyReport[]> {
     const records = await this.records();
     const selected = request.all ? newestFirst(records) : (request.ids ?? []).map((id) => resolveBackupId(records, id));
     if (selected.length === 0 && !request.all) throw new BackupError('USAGE', 'name a backup id to verify, or pass --all');
+    await this.#reportLooseModes(request);
     const reports: VerifyReport[] = [];
     for (const record of selected) {
       reports.push(await verifyBackup(this.storage, record, { ...request, records }));

@@ -276,7 +276,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     }
 
     // Only now is anything written: a refused backup leaves the backup directory as it was.
-    await ensureLayout(layout);
+    for (const warning of await ensureLayout(layout)) options.onWarning?.(warning);
     await sweepTemp(layout);
     const staging = await openWorkspace(layout, 'create');
     workspace = staging;

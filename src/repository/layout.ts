@@ -11,6 +11,7 @@
  */
 import path from 'node:path';
 import { ensurePrivateDir } from '../fsutil/safe-write.js';
+import { tightenModes } from './modes.js';
 
 export interface BackupLayout {
   root: string;
@@ -33,9 +34,14 @@ export function backupLayout(backupDir: string): BackupLayout {
   };
 }
 
-/** Creates the folders a writing command needs, all 0700. Reading commands never call this. */
-export async function ensureLayout(layout: BackupLayout): Promise<void> {
+/**
+ * Creates the folders a writing command needs, all 0700, and tightens any looser mode found on what exists (see
+ * modes.ts). Returns one warning per mode tightened, for the command to report. Reading commands never call this.
+ */
+export async function ensureLayout(layout: BackupLayout): Promise<string[]> {
+  const tightened = await tightenModes(layout);
   await ensurePrivateDir(layout.root);
   await ensurePrivateDir(layout.archives);
   await ensurePrivateDir(layout.temp);
+  return tightened;
 }

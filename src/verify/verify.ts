@@ -108,6 +108,10 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
     return { id: record.id, ok: false, problems, checkedEntries, checkedBytes, contentChecked: false };
   }
   if (info.size !== record.size) problems.push(`archive ${record.archive} is ${info.size} bytes, the index says ${record.size}`);
+  // Verify only reads: a loose mode is reported, and left for the next backup to tighten.
+  if (info.mode !== undefined && (info.mode & 0o077) !== 0) {
+    options.onWarning?.(`archive ${record.archive} is open to other users (mode 0${info.mode.toString(8)}): the next backup tightens it to 0600, or run chmod 600 on it`);
+  }
 
   if (record.encryption.mode !== 'none' && !options.key) {
     // Integrity without the key: the SHA-256 of the encrypted file. The content needs the key.
@@ -154,12 +158,13 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
       }
     }
   } catch (error) {
-    // A wrong key is the caller's mistake, not damage: fail the command rather than call the backup broken.
-    if (!(error instanceof BackupError) || isKeyFailure(error)) throw error;
+    if (!(error instanceof BackupError)) throw error;
     // The stream stopped early; say whether the stored bytes themselves changed, which is what the user acts on.
-    if ((await storedChecksum(storage, record)) !== record.sha256) {
-      problems.push(`archive ${record.archive} does not match its SHA-256 in the index`);
-    }
+    const damaged = (await storedChecksum(storage, record)) !== record.sha256;
+    // A wrong key is the caller's mistake, not damage: fail the command rather than call the backup broken. But a
+    // damaged recipient stanza also reads as "no identity matches": when the bytes changed, it is damage.
+    if (isKeyFailure(error) && !damaged) throw error;
+    if (damaged) problems.push(`archive ${record.archive} does not match its SHA-256 in the index`);
     problems.push(error.message);
   }
   return { id: record.id, ok: problems.length === 0, problems, checkedEntries, checkedBytes, contentChecked: true };

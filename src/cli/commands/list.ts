@@ -36,6 +36,7 @@ Examples:
         ...(opts.type && { type: opts.type }),
         ...(opts.days !== undefined && { days: opts.days }),
         ...(opts.service !== undefined && { service: opts.service }),
+        onWarning: (message) => ctx.warn(message),
       });
       ctx.result(records, () => {
         if (records.length === 0) return 'No backups yet: create one with `mcp backup create --type full`.';
