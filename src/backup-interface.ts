@@ -10,6 +10,7 @@ import type { DecryptionKey } from './crypto/index.js';
 import type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';
 import type { OperationObserver } from './backup/progress.js';
 import type { BackupRecord, BackupType } from './metadata/record.js';
+import type { RestoreOptions, RestoreResult } from './restore/restore.js';
 import type { ServiceSummary } from './platform/inventory.js';
 import type { Platform } from './platform/types.js';
 import type { VerifyReport } from './verify/verify.js';
@@ -61,4 +62,6 @@ export interface BackupInterface {
   list(filter?: ListFilter): Promise<BackupRecord[]>;
   show(id: string, options?: ShowOptions): Promise<ShowResult>;
   verify(request: VerifyRequest): Promise<VerifyReport[]>;
+  /** Restores a backup in place or into a target folder; with `dryRun`, only plans (see src/restore/restore.ts). */
+  restore(options: RestoreOptions): Promise<RestoreResult>;
 }

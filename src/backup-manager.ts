@@ -14,6 +14,7 @@ import { describeLooseMode, findLooseModes } from './repository/modes.js';
 import { LocalStorage } from './storage/local.js';
 import type { ArchiveStorage } from './storage/storage.js';
 import { verifyBackup, type VerifyReport } from './verify/verify.js';
+import { restoreBackup, type RestoreOptions, type RestoreResult } from './restore/restore.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -111,6 +112,10 @@ export class BackupManager implements BackupInterface {
       reports.push(await verifyBackup(this.storage, record, { ...request, records }));
     }
     return reports;
+  }
+
+  restore(options: RestoreOptions): Promise<RestoreResult> {
+    return restoreBackup(this.platform, this.storage, options);
   }
 }
 

@@ -12,6 +12,7 @@ import { registerList } from './commands/list.js';
 import { registerServices } from './commands/services.js';
 import { registerShow } from './commands/show.js';
 import { registerVerify } from './commands/verify.js';
+import { registerRestore } from './commands/restore.js';
 
 function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   const program = new Command('mcp').description('MCP platform tools').version(TOOL_VERSION, '--version');
@@ -30,6 +31,7 @@ function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   registerList(sub, ctx);
   registerShow(sub, ctx);
   registerVerify(sub, ctx);
+  registerRestore(sub, ctx);
 
   for (const command of [program, backup, ...backup.commands]) {
     command.exitOverride();

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ensurePrivateDir } from '../fsutil/safe-write.js';
 import { acquireLease, isLeaseAlive, leaseOwnerPathOf, leasePathOf, type HeldLock } from '../lock/lock.js';
 import type { BackupLayout } from './layout.js';
+import { settleInterruptedRestore } from '../restore/swap.js';
 
 export interface Workspace {
   readonly dir: string;
@@ -50,6 +51,8 @@ export async function sweepTemp(layout: BackupLayout): Promise<string[]> {
   for (const name of workspaces) {
     const dir = path.join(layout.temp, name);
     if (await isLeaseAlive(dir)) continue;
+    // A restore interrupted mid-swap keeps old files here: put them back (or finish the swap) before removing it.
+    if (!(await settleInterruptedRestore(dir))) continue;
     await fs.rm(dir, { recursive: true, force: true });
     await fs.rm(leasePathOf(dir), { recursive: true, force: true });
     await fs.rm(leaseOwnerPathOf(dir), { force: true });

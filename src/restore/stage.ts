@@ -20,6 +20,7 @@ import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import { readArchive, type EntryBody } from '../archive/read.js';
 import type { BackupState, StateEntry } from '../archive/state.js';
 import type { OperationObserver } from '../backup/progress.js';
+import type { DecryptionKey } from '../crypto/index.js';
 import { BackupError, ioError } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
@@ -45,6 +46,7 @@ export interface ChainMember {
 export interface StageOptions extends OperationObserver {
   /** Restore owners (only root can). */
   asRoot: boolean;
+  key?: DecryptionKey;
   signal?: AbortSignal;
 }
 
@@ -132,7 +134,7 @@ export async function stageRoots(
   for (const w of files) {
     if (!chainIds.has(w.entry.storedIn)) throw integrity(`${w.entry.path} is stored in backup ${w.entry.storedIn}, which is not in the chain`);
     let pending = pendingBy.get(w.entry.storedIn);
-    if (!pending) pendingBy.set(w.entry.storedIn, (pending = new Map()));
+    if (!pending) pendingBy.set(w.entry.storedIn, (pending = new Map<string, Wanted>()));
     pending.set(w.entry.path, w);
   }
   for (const { record, manifest } of chain) {

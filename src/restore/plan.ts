@@ -1,0 +1,170 @@
+/**
+ * The restore plan: a pure function of the backup's state and what is on disk now (metadata only), per service:
+ * what will be created, overwritten (content or metadata differs) and deleted, what is already as recorded, what
+ * is kept because the backup never covered it, and the bytes. `--dry-run` prints it; a real restore shows it before
+ * asking, and reports against it.
+ *
+ * "Unchanged" is judged from metadata, as an incremental backup judges change: same type, size, mode and mtime (to
+ * the millisecond; owners too when they are restored), same link target; a hard link is unchanged while it still
+ * shares its file with the path it links to. No file is read to decide.
+ */
+import type { EntryType } from '../archive/manifest.js';
+import type { BackupState, StateEntry } from '../archive/state.js';
+import type { DestinationScan, DiskEntry, DiskType } from './disk.js';
+import { PLATFORM_SERVICE, type RestoreRoot } from './roots.js';
+
+export interface PlanChange {
+  /** Archive path. */
+  path: string;
+  /** Where on disk. */
+  destination: string;
+  type: EntryType | DiskType;
+  /** Bytes of content to write (files) or that go away (deleted files). */
+  size: number;
+  /** For an overwrite: what differs (content, type, mode, mtime, owner, link). */
+  reason?: string;
+}
+
+export interface PlanRoot {
+  archiveRoot: string;
+  part: string;
+  destination: string;
+  /** Whether something is at the destination now. */
+  exists: boolean;
+}
+
+export interface ServicePlan {
+  /** The service, or `_platform` for platform.yaml. */
+  service: string;
+  roots: PlanRoot[];
+  create: PlanChange[];
+  overwrite: PlanChange[];
+  delete: PlanChange[];
+  unchanged: number;
+  /** Paths the backup never covered (excluded, special files), left as they are. */
+  kept: number;
+  /** Entries and files of the restored state, and their bytes. */
+  entries: number;
+  files: number;
+  bytes: number;
+  /** Bytes of the files created or overwritten. */
+  bytesToWrite: number;
+}
+
+export interface RestorePlan {
+  backupId: string;
+  /** Backups whose manifests were folded, base first. */
+  chain: string[];
+  /** True for an in-place restore, false for --target. */
+  inPlace: boolean;
+  target?: string;
+  services: ServicePlan[];
+  totals: { create: number; overwrite: number; delete: number; unchanged: number; kept: number; files: number; bytes: number; bytesToWrite: number };
+}
+
+export interface PlanInput {
+  backupId: string;
+  chain: string[];
+  target?: string;
+  roots: readonly RestoreRoot[];
+  /** The whole state; only entries under `roots` count. */
+  state: BackupState;
+  /** One scan per root, in the order of `roots`. */
+  scans: readonly DestinationScan[];
+  /** Owners are compared only when the restore sets them (running as root). */
+  compareOwners: boolean;
+}
+
+/** Two mtimes are the same when they agree to the millisecond (utimes keeps about a microsecond). */
+export function sameTime(a: number, b: number): boolean {
+  return Math.abs(a - b) < 1;
+}
+
+function difference(wanted: StateEntry, found: DiskEntry, compareOwners: boolean): string | undefined {
+  const wantedType = wanted.type === 'hardlink' ? 'file' : wanted.type;
+  if (found.type !== wantedType) return `type (${found.type} -> ${wanted.type})`;
+  if (wanted.type === 'file' && found.size !== wanted.size) return 'content';
+  if (wanted.type === 'symlink' && found.link !== wanted.link) return 'link';
+  if (wanted.type !== 'symlink' && found.mode !== wanted.mode) return `mode (${found.mode.toString(8)} -> ${wanted.mode.toString(8)})`;
+  if (wanted.type !== 'hardlink' && !sameTime(found.mtimeMs, wanted.mtimeMs)) return wanted.type === 'file' ? 'content' : 'mtime';
+  if (compareOwners && (found.uid !== wanted.uid || found.gid !== wanted.gid)) return 'owner';
+  return undefined;
+}
+
+function emptyPlan(service: string): ServicePlan {
+  return { service, roots: [], create: [], overwrite: [], delete: [], unchanged: 0, kept: 0, entries: 0, files: 0, bytes: 0, bytesToWrite: 0 };
+}
+
+export function planRestore(input: PlanInput): RestorePlan {
+  const plans = new Map<string, ServicePlan>();
+  const planOf = (service: string) => {
+    let plan = plans.get(service);
+    if (!plan) plans.set(service, (plan = emptyPlan(service)));
+    return plan;
+  };
+
+  const diskByPath = new Map(input.scans.flatMap((s) => s.present.map((e) => [e.path, e] as const)));
+  input.roots.forEach((root, i) => {
+    const scan = input.scans[i]!;
+    const plan = planOf(root.service);
+    plan.roots.push({ archiveRoot: root.archiveRoot, part: root.part, destination: root.destination, exists: scan.exists });
+    plan.kept += scan.kept.length;
+    const onDisk = new Map(scan.present.map((e) => [e.path, e]));
+    const destinationOf = (p: string) => (p === root.archiveRoot ? root.destination : `${root.destination}/${p.slice(root.archiveRoot.length + 1)}`);
+
+    for (const [p, wanted] of input.state) {
+      if (p !== root.archiveRoot && !p.startsWith(`${root.archiveRoot}/`)) continue;
+      plan.entries++;
+      const size = wanted.type === 'file' ? wanted.size : 0;
+      if (wanted.type === 'file') {
+        plan.files++;
+        plan.bytes += size;
+      }
+      const found = onDisk.get(p);
+      onDisk.delete(p);
+      const change: PlanChange = { path: p, destination: destinationOf(p), type: wanted.type, size };
+      if (!found) {
+        plan.create.push(change);
+        plan.bytesToWrite += size;
+        continue;
+      }
+      let reason = difference(wanted, found, input.compareOwners);
+      if (!reason && wanted.type === 'hardlink') {
+        const linked = diskByPath.get(wanted.link ?? '');
+        const target = input.state.get(wanted.link ?? '');
+        if (!linked || linked.ino !== found.ino || linked.dev !== found.dev || !target || difference(target, linked, input.compareOwners)) reason = 'content';
+      }
+      if (reason) {
+        plan.overwrite.push({ ...change, reason });
+        plan.bytesToWrite += size;
+      } else {
+        plan.unchanged++;
+      }
+    }
+    for (const gone of onDisk.values()) {
+      plan.delete.push({ path: gone.path, destination: gone.absolute, type: gone.type, size: gone.size });
+    }
+  });
+
+  // Services in the order they are restored; platform.yaml last.
+  const services = [...plans.values()].sort((a, b) => Number(a.service === PLATFORM_SERVICE) - Number(b.service === PLATFORM_SERVICE));
+  const totals = { create: 0, overwrite: 0, delete: 0, unchanged: 0, kept: 0, files: 0, bytes: 0, bytesToWrite: 0 };
+  for (const s of services) {
+    totals.create += s.create.length;
+    totals.overwrite += s.overwrite.length;
+    totals.delete += s.delete.length;
+    totals.unchanged += s.unchanged;
+    totals.kept += s.kept;
+    totals.files += s.files;
+    totals.bytes += s.bytes;
+    totals.bytesToWrite += s.bytesToWrite;
+  }
+  return {
+    backupId: input.backupId,
+    chain: input.chain,
+    inPlace: input.target === undefined,
+    ...(input.target !== undefined && { target: input.target }),
+    services,
+    totals,
+  };
+}

@@ -1,0 +1,427 @@
+/**
+ * Restoring a backup. The algorithm, in the order nothing-is-changed-until-everything-is-checked requires:
+ *
+ *   load the index, the backup's chain (base full -> incrementals) and each manifest (checksummed copies)
+ *   fold the manifests into the state; refuse unsafe paths, roots, parents and links (safety.ts)
+ *   map the chosen roots to disk (roots.ts); scan what is there, metadata only (disk.ts); plan (plan.ts)
+ *   --dry-run: return the plan; nothing was written, not even temp/ or a lock
+ *   take the restore lock; settle any interrupted restore (swap.ts); ask `confirm` with the plan
+ *   stage every root in temp/ (or beside it, on another filesystem: locations.ts), streaming each archive once and
+ *     checking every file's SHA-256 and every archive's (stage.ts); flush the staged data to disk
+ *   in place: a safety backup of what exists now of the chosen paths (its id is in the result)
+ *   per service: pre_restore hook -> carry kept paths in -> swap (journaled) -> post_restore hook (always)
+ *   platform.yaml last; remove the workspace.
+ *
+ * A failing pre_restore hook skips its service (nothing changed there) and the others go on; a failing swap is
+ * rolled back and stops the restore. Either way the call ends with a BackupError that names what was restored
+ * and what was not, with the result in its details.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ManifestCache } from '../archive/manifest-cache.js';
+import { loadManifest } from '../archive/read.js';
+import type { Manifest } from '../archive/manifest.js';
+import { foldChain, type BackupState } from '../archive/state.js';
+import { chainOf } from '../backup-manager.js';
+import { createBackup } from '../backup/create.js';
+import { resolveEncryption } from '../backup/encryption.js';
+import { keyRequired, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
+import type { OperationObserver } from '../backup/progress.js';
+import { BackupError, isBackupError } from '../errors.js';
+import { runHook } from '../hooks/run-hook.js';
+import { acquireLock, isLeaseAlive } from '../lock/lock.js';
+import { resolveBackupId } from '../metadata/ids.js';
+import type { BackupRecord } from '../metadata/record.js';
+import { readIndex } from '../metadata/store.js';
+import type { Part, Platform, Service } from '../platform/types.js';
+import { backupLayout, ensureLayout, type BackupLayout } from '../repository/layout.js';
+import { sweepTemp } from '../repository/workspace.js';
+import type { ArchiveStorage } from '../storage/storage.js';
+import { scanDestination } from './disk.js';
+import { openRestoreWorkspace, placeStaging, WORKSPACE_PREFIX, type RestoreWorkspace } from './locations.js';
+import { planRestore, type RestorePlan, type ServicePlan } from './plan.js';
+import { PLATFORM_SERVICE, selectRoots, type SelectedRoots } from './roots.js';
+import { checkManifestEntries, checkManifestRoots, checkState } from './safety.js';
+import { carryKept, stageRoots, type ChainMember } from './stage.js';
+import { newJournal, readJournal, saveJournal, settleJournal, swapGroup, type SwapGroup } from './swap.js';
+import { flushFilesystems, pathExists } from './tree-ops.js';
+
+export interface RestoreOptions extends OperationObserver {
+  /** Backup id or unique prefix. */
+  id: string;
+  /** Restore only these services (never touching the others); default: every service the backup holds, and
+   *  platform.yaml when the backup has it. */
+  services?: string[];
+  /** Absolute folder to restore into, as `<target>/<service>/<part>/<name>`, instead of in place. The live
+   *  platform is not touched and no hooks run. */
+  target?: string;
+  /** Plan only: read the index, the manifests and the disk's metadata, write nothing at all. */
+  dryRun?: boolean;
+  /** Opens encrypted backups (identities or passphrase). A dry run without it plans from this host's cached
+   *  manifests when it has them. */
+  key?: DecryptionKey;
+  /** In place, back up what will be replaced first. Default true. The safety backup is encrypted to platform.yaml's
+   *  recipients when it names some, else with the passphrase of `key` when the restored backup used one. */
+  safetyBackup?: boolean;
+  /** Asked with the plan before anything is written; false cancels. The library never prompts by itself. */
+  confirm?: (plan: RestorePlan) => Promise<boolean>;
+  /** Called at each step (`staged`, `aside:<name>`, `swapped-path:<service>:<n>`, `committed:<service>`, `done`);
+   *  may return a promise to hold the restore there (tests kill the process at a chosen instant this way). */
+  onStep?: (step: string) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export type ServiceStatus = 'restored' | 'skipped' | 'failed';
+
+export interface ServiceOutcome {
+  service: string;
+  status: ServiceStatus;
+  /** Why it failed or was skipped. */
+  error?: string;
+  /** A post_restore hook that failed after the service was restored. */
+  hookError?: string;
+  created: number;
+  overwritten: number;
+  deleted: number;
+  unchanged: number;
+  kept: number;
+  files: number;
+  bytes: number;
+}
+
+export interface RestoreResult {
+  backupId: string;
+  plan: RestorePlan;
+  dryRun: boolean;
+  /** `confirm` said no: nothing was changed. */
+  cancelled: boolean;
+  /** The safety backup taken before an in-place restore. */
+  safetyBackupId?: string;
+  /** Why no safety backup was taken, when one would have been. */
+  safetyBackupSkipped?: string;
+  services: ServiceOutcome[];
+  /** Files written (every file of the restored state is written anew) and their bytes. */
+  files: number;
+  bytes: number;
+  created: number;
+  overwritten: number;
+  deleted: number;
+  durationMs: number;
+  /** Dry run: workspaces of interrupted restores that the next restore or backup will settle. */
+  pendingRecovery?: string[];
+}
+
+interface Prepared {
+  record: BackupRecord;
+  chain: ChainMember[];
+  state: BackupState;
+  selected: SelectedRoots;
+  plan: RestorePlan;
+}
+
+const RESTORE_LOCK = '.restore.lock';
+
+async function prepare(platform: Platform, storage: ArchiveStorage, layout: BackupLayout, options: RestoreOptions, asRoot: boolean): Promise<Prepared> {
+  const records = (await readIndex(layout)).backups;
+  const record = resolveBackupId(records, options.id);
+  const chainRecords = chainOf(records, record);
+  const base = chainRecords[0]!;
+  if (base.parent !== undefined || base.type === 'incremental') {
+    throw new BackupError(
+      'INTEGRITY',
+      `backup ${record.id} cannot be restored: its chain is broken (backup ${base.parent ?? base.id}'s base is missing from the index); restore an older complete backup instead`,
+      { id: record.id },
+    );
+  }
+  const encrypted = chainRecords.find((r) => r.encryption.mode !== 'none');
+  if (encrypted && !options.key && !options.dryRun) throw keyRequired(encrypted.encryption.mode as 'recipients' | 'passphrase', `backup ${encrypted.id}`);
+  const cache = new ManifestCache(platform.root);
+  const manifests: Manifest[] = [];
+  for (const r of chainRecords) {
+    // Without a key, a dry run can still plan from this host's plain copy of an encrypted backup's manifest.
+    const cached = r.encryption.mode !== 'none' && !options.key ? await cache.get(r.id) : undefined;
+    const manifest = cached ?? (await loadManifest(storage, r, options.key));
+    if (manifest.id !== r.id) throw new BackupError('INTEGRITY', `the manifest of backup ${r.id} belongs to backup ${manifest.id}`, { id: r.id });
+    checkManifestEntries(manifest, `backup ${r.id}`);
+    checkManifestRoots(manifest, `backup ${r.id}`);
+    manifests.push(manifest);
+  }
+  const state = foldChain(manifests);
+  const last = manifests[manifests.length - 1]!;
+  checkState(state, last.roots, `backup ${record.id}`);
+  const selected = selectRoots(last, platform, {
+    ...(options.services !== undefined && { services: options.services }),
+    ...(options.target !== undefined && { target: options.target }),
+  });
+  const scans = selected.roots.map((root) => scanDestination(root, state));
+  const plan = planRestore({
+    backupId: record.id,
+    chain: chainRecords.map((r) => r.id),
+    ...(options.target !== undefined && { target: options.target }),
+    roots: selected.roots,
+    state,
+    scans,
+    compareOwners: asRoot,
+  });
+  return { record, chain: chainRecords.map((r, i) => ({ record: r, manifest: manifests[i]! })), state, selected, plan };
+}
+
+/** Workspaces of restores whose process is gone and whose journal still has to be settled. */
+async function interruptedRestores(layout: BackupLayout): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(layout.temp);
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(WORKSPACE_PREFIX) || name.endsWith('.lease')) continue;
+    const dir = path.join(layout.temp, name);
+    if (!(await isLeaseAlive(dir)) && pathExists(path.join(dir, 'journal.json'))) found.push(dir);
+  }
+  return found;
+}
+
+/** Settles every interrupted restore, saying clearly which one could not be and why. */
+async function recoverInterrupted(layout: BackupLayout, onWarning?: (message: string) => void): Promise<void> {
+  for (const dir of await interruptedRestores(layout)) {
+    const journal = await readJournal(dir);
+    if (!journal) continue;
+    try {
+      settleJournal(journal);
+    } catch (error) {
+      throw new BackupError(
+        'IO',
+        `an interrupted restore of backup ${journal.backupId} left ${dir}, which could not be put in order: ${(error as Error).message}`,
+        { workspace: dir },
+      );
+    }
+    onWarning?.(`finished cleaning up an interrupted restore of backup ${journal.backupId}: every path it touched is either as it was or fully restored`);
+  }
+  await sweepTemp(layout);
+}
+
+function outcomeOf(plan: ServicePlan, status: ServiceStatus, error?: string): ServiceOutcome {
+  return {
+    service: plan.service,
+    status,
+    ...(error !== undefined && { error }),
+    created: plan.create.length,
+    overwritten: plan.overwrite.length,
+    deleted: plan.delete.length,
+    unchanged: plan.unchanged,
+    kept: plan.kept,
+    files: plan.files,
+    bytes: plan.bytes,
+  };
+}
+
+/** A backup of what exists now of the paths about to be replaced, through the ordinary create. */
+async function takeSafetyBackup(platform: Platform, prepared: Prepared, options: RestoreOptions): Promise<{ id?: string; skipped?: string }> {
+  const { selected, record } = prepared;
+  const services: Service[] = [];
+  for (const name of selected.services) {
+    const current = platform.services.find((s) => s.name === name);
+    const paths = selected.roots
+      .filter((r) => r.service === name && pathExists(r.destination))
+      .map((r) => ({ part: r.part as Part, declared: r.source, absolute: r.destination, archiveRoot: r.archiveRoot }));
+    if (paths.length > 0) services.push({ name, paths, exclude: current?.exclude ?? [], hooks: current?.hooks ?? {} });
+  }
+  const platformRoot = selected.roots.find((r) => r.service === PLATFORM_SERVICE);
+  const configFile = platformRoot && pathExists(platformRoot.destination) ? platformRoot.destination : undefined;
+  const whole = selected.platformConfig && record.parts.volumes;
+  if (services.length === 0 && (!whole || !configFile)) return { skipped: 'none of the paths to restore exists now, so there is nothing to save' };
+  // As private as the backups of this platform: its recipients, else the passphrase the restored backup used.
+  let encryption: EncryptionKey | undefined = await resolveEncryption(platform, {});
+  const passphrase = options.key?.passphrase;
+  if (!encryption && record.encryption.mode === 'passphrase' && passphrase !== undefined) encryption = { mode: 'passphrase', passphrase };
+  const { record: safety } = await createBackup(
+    { ...platform, services, configFile },
+    {
+      type: whole ? 'full' : 'service',
+      ...(!whole && { services: services.map((s) => s.name), volumes: record.parts.volumes }),
+      includeLogs: record.parts.logs,
+      description: `Safety backup before restoring ${record.id}`,
+      origin: { kind: 'safety', restoreOf: record.id },
+      ...(encryption && { encryption }),
+      onWarning: (message) => options.onWarning?.(message),
+      onProgress: (event) => options.onProgress?.(event),
+      ...(options.signal && { signal: options.signal }),
+    },
+  );
+  return { id: safety.id };
+}
+
+function summarise(result: RestoreResult): void {
+  for (const s of result.services) {
+    if (s.status !== 'restored') continue;
+    result.files += s.files;
+    result.bytes += s.bytes;
+    result.created += s.created;
+    result.overwritten += s.overwritten;
+    result.deleted += s.deleted;
+  }
+}
+
+export async function restoreBackup(platform: Platform, storage: ArchiveStorage, options: RestoreOptions): Promise<RestoreResult> {
+  const startedAt = Date.now();
+  const layout = backupLayout(platform.backupDir);
+  const asRoot = process.getuid?.() === 0;
+  if (options.target !== undefined && !path.isAbsolute(options.target)) {
+    throw new BackupError('USAGE', `the restore target must be an absolute path, got ${options.target}`);
+  }
+  const empty = (plan: RestorePlan, rest: Partial<RestoreResult>): RestoreResult => ({
+    backupId: plan.backupId,
+    plan,
+    dryRun: false,
+    cancelled: false,
+    services: [],
+    files: 0,
+    bytes: 0,
+    created: 0,
+    overwritten: 0,
+    deleted: 0,
+    durationMs: Date.now() - startedAt,
+    ...rest,
+  });
+
+  if (options.dryRun) {
+    const prepared = await prepare(platform, storage, layout, options, asRoot);
+    const pending = await interruptedRestores(layout);
+    return empty(prepared.plan, { dryRun: true, ...(pending.length > 0 && { pendingRecovery: pending }) });
+  }
+
+  await ensureLayout(layout);
+  const lock = await acquireLock(path.join(layout.root, RESTORE_LOCK), { what: 'restore on this platform', timeoutMs: 10_000 });
+  let workspace: RestoreWorkspace | undefined;
+  let keepWorkspace = false;
+  try {
+    await recoverInterrupted(layout, (message) => options.onWarning?.(message));
+    const prepared = await prepare(platform, storage, layout, options, asRoot);
+    const { plan, selected } = prepared;
+    if (options.confirm && !(await options.confirm(plan))) return empty(plan, { cancelled: true });
+
+    // Stage everything, checking every archive and file, before anything live is touched.
+    workspace = await openRestoreWorkspace(layout);
+    const journal = newJournal(prepared.record.id);
+    const locations = await placeStaging(workspace.dir, journal, selected.roots, options.target !== undefined);
+    const groups = new Map<string, SwapGroup>();
+    selected.roots.forEach((root, i) => {
+      let group = groups.get(root.service);
+      if (!group) groups.set(root.service, (group = { name: root.service, status: 'staged', paths: [] }));
+      group.paths.push({ live: root.destination, staged: locations[i]!.staged, aside: locations[i]!.aside });
+    });
+    journal.groups = [...groups.values()];
+    await saveJournal(workspace.dir, journal);
+    const staged = await stageRoots(
+      storage,
+      prepared.chain,
+      prepared.state,
+      selected.roots.map((root, i) => ({ root, staged: locations[i]!.staged })),
+      { ...options, asRoot },
+    );
+    for (const group of journal.groups) {
+      for (const p of group.paths) {
+        const final = staged.deferred.get(p.staged);
+        if (final) p.final = final;
+      }
+    }
+    await saveJournal(workspace.dir, journal);
+    const flushed = await flushFilesystems([workspace.dir, ...locations.flatMap((l) => (l.sibling ? [l.sibling] : []))]);
+    if (!flushed) options.onWarning?.('could not flush the staged files to disk (no `sync` command): a power cut during the restore could lose them');
+    await options.onStep?.('staged');
+
+    const result = empty(plan, {});
+    if (options.target === undefined && options.safetyBackup !== false) {
+      options.signal?.throwIfAborted();
+      const safety = await takeSafetyBackup(platform, prepared, options);
+      if (safety.id) result.safetyBackupId = safety.id;
+      if (safety.skipped) result.safetyBackupSkipped = safety.skipped;
+    }
+
+    // Service by service; platform.yaml last.
+    const failures: BackupError[] = [];
+    let stopped: BackupError | undefined;
+    const asBackupError = (error: unknown, what: string) =>
+      isBackupError(error) ? error : new BackupError('IO', `${what} failed: ${(error as Error).message}`, {}, { cause: error });
+    for (const servicePlan of plan.services) {
+      const name = servicePlan.service;
+      if (stopped || options.signal?.aborted) {
+        result.services.push(outcomeOf(servicePlan, 'skipped', stopped ? 'not restored: the restore stopped before it' : 'not restored: interrupted'));
+        continue;
+      }
+      const service = options.target === undefined ? platform.services.find((s) => s.name === name) : undefined;
+      const hookEnv = { MCP_BACKUP_ID: prepared.record.id };
+      let outcome: ServiceOutcome | undefined;
+      const preHook = service?.hooks.pre_restore;
+      if (preHook) {
+        await runHook({ root: platform.root, service: name, hook: 'pre_restore', command: preHook, env: hookEnv }).catch((error: unknown) => {
+          const failure = asBackupError(error, `pre_restore hook of ${name}`);
+          failures.push(failure);
+          outcome = outcomeOf(servicePlan, 'failed', failure.message);
+        });
+      }
+      if (!outcome) {
+        try {
+          for (const [i, root] of selected.roots.entries()) {
+            if (root.service === name && pathExists(root.destination)) carryKept(root, locations[i]!.staged, prepared.state, asRoot);
+          }
+          await swapGroup(workspace.dir, journal, groups.get(name)!, { asRoot, onStep: (step) => options.onStep?.(step) });
+          outcome = outcomeOf(servicePlan, 'restored');
+        } catch (error) {
+          if (isBackupError(error) && error.details.keepWorkspace) keepWorkspace = true;
+          stopped = asBackupError(error, `restoring ${name}`);
+          failures.push(stopped);
+          outcome = outcomeOf(servicePlan, 'failed', stopped.message);
+        }
+      }
+      const postHook = service?.hooks.post_restore;
+      if (postHook) {
+        // Runs whatever happened above: the service was stopped for the restore and must be started again.
+        await runHook({ root: platform.root, service: name, hook: 'post_restore', command: postHook, env: hookEnv }).catch((error: unknown) => {
+          const failure = asBackupError(error, `post_restore hook of ${name}`);
+          failures.push(failure);
+          outcome!.hookError = failure.message;
+        });
+      }
+      result.services.push(outcome);
+    }
+    await options.onStep?.('done');
+    summarise(result);
+    result.durationMs = Date.now() - startedAt;
+
+    if (failures.length > 0) {
+      const restored = result.services.filter((s) => s.status === 'restored').map((s) => s.service);
+      const notRestored = result.services.filter((s) => s.status !== 'restored').map((s) => s.service);
+      const safety = result.safetyBackupId ? `; safety backup ${result.safetyBackupId}` : '';
+      throw new BackupError(
+        failures[0]!.code,
+        `restore of backup ${prepared.record.id} did not complete: ${failures.map((f) => f.message).join('; ')} (restored: ${restored.join(', ') || 'nothing'}; not restored: ${notRestored.join(', ') || 'none'}${safety})`,
+        { result },
+      );
+    }
+    return result;
+  } catch (error) {
+    if (options.signal?.aborted && !isBackupError(error)) {
+      throw new BackupError('ABORTED', 'restore interrupted before anything was changed', {}, { cause: error });
+    }
+    throw error;
+  } finally {
+    if (workspace) {
+      if (keepWorkspace) await workspace.abandon();
+      else {
+        // Whatever was staged and not swapped goes, with any sibling staging folder outside temp/.
+        try {
+          const journal = await readJournal(workspace.dir);
+          if (journal) settleJournal(journal);
+          await workspace.dispose();
+        } catch (error) {
+          options.onWarning?.(`could not clean up ${workspace.dir} (${(error as Error).message}); the next command will`);
+          await workspace.abandon();
+        }
+      }
+    }
+    await lock.release();
+  }
+}
