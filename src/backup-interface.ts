@@ -9,6 +9,7 @@ import type { Manifest } from './archive/manifest.js';
 import type { DecryptionKey } from './crypto/index.js';
 import type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';
 import type { OperationObserver } from './backup/progress.js';
+import type { CleanupOptions, CleanupResult, DeleteOptions, DeleteResult, RebuildOptions, RebuildReport } from './maintenance/index.js';
 import type { BackupRecord, BackupType } from './metadata/record.js';
 import type { RestoreOptions, RestoreResult } from './restore/restore.js';
 import type { ServiceSummary } from './platform/inventory.js';
@@ -62,6 +63,12 @@ export interface BackupInterface {
   list(filter?: ListFilter): Promise<BackupRecord[]>;
   show(id: string, options?: ShowOptions): Promise<ShowResult>;
   verify(request: VerifyRequest): Promise<VerifyReport[]>;
+  /** Applies retention (keep the N newest, remove those older than D days, never a needed base or the last way back). */
+  cleanup(options?: CleanupOptions): Promise<CleanupResult>;
+  /** Deletes one backup (id or unique prefix); refuses with HAS_DEPENDENTS while others build on it. */
+  delete(id: string, options?: DeleteOptions): Promise<DeleteResult>;
+  /** Rebuilds metadata.json from the archives' own manifests, keeping a copy of the old file. */
+  rebuildIndex(options?: RebuildOptions): Promise<RebuildReport>;
   /** Restores a backup in place or into a target folder; with `dryRun`, only plans (see src/restore/restore.ts). */
   restore(options: RestoreOptions): Promise<RestoreResult>;
 }

@@ -3,6 +3,17 @@ import type { BackupInterface, ListFilter, ShowOptions, ShowResult, VerifyReques
 import { loadManifest } from './archive/read.js';
 import { createBackup, type CreateBackupOptions, type CreateBackupResult } from './backup/create.js';
 import { BackupError } from './errors.js';
+import {
+  cleanupBackups,
+  deleteBackup,
+  rebuildIndex,
+  type CleanupOptions,
+  type CleanupResult,
+  type DeleteOptions,
+  type DeleteResult,
+  type RebuildOptions,
+  type RebuildReport,
+} from './maintenance/index.js';
 import { resolveBackupId } from './metadata/ids.js';
 import type { BackupRecord } from './metadata/record.js';
 import { readIndex } from './metadata/store.js';
@@ -112,6 +123,18 @@ export class BackupManager implements BackupInterface {
       reports.push(await verifyBackup(this.storage, record, { ...request, records }));
     }
     return reports;
+  }
+
+  cleanup(options: CleanupOptions = {}): Promise<CleanupResult> {
+    return cleanupBackups(this.platform, options);
+  }
+
+  delete(id: string, options: DeleteOptions = {}): Promise<DeleteResult> {
+    return deleteBackup(this.platform, id, options);
+  }
+
+  rebuildIndex(options: RebuildOptions = {}): Promise<RebuildReport> {
+    return rebuildIndex(this.platform, options);
   }
 
   restore(options: RestoreOptions): Promise<RestoreResult> {

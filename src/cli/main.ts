@@ -12,6 +12,9 @@ import { registerList } from './commands/list.js';
 import { registerServices } from './commands/services.js';
 import { registerShow } from './commands/show.js';
 import { registerVerify } from './commands/verify.js';
+import { registerCleanup } from './commands/cleanup.js';
+import { registerDelete } from './commands/delete.js';
+import { registerIndex } from './commands/index.js';
 import { registerRestore } from './commands/restore.js';
 
 function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
@@ -31,6 +34,9 @@ function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   registerList(sub, ctx);
   registerShow(sub, ctx);
   registerVerify(sub, ctx);
+  registerCleanup(sub, ctx);
+  registerDelete(sub, ctx);
+  registerIndex(sub, ctx);
   registerRestore(sub, ctx);
 
   for (const command of [program, backup, ...backup.commands]) {

@@ -5,6 +5,16 @@
  * the previous or the new index. A file that does not parse is never replaced silently: the error points to
  * `mcp backup index rebuild`. An older schema is migrated on the first write, after a copy of the old file is kept;
  * a newer one is refused.
+ *
+ * Schema versions (`schemaVersion`):
+ *   0  the index before it carried a version: a bare JSON array of records, whose records have no `origin`.
+ *      Migrated by wrapping the array, and giving each record `origin: { kind: 'manual' }`: nothing recorded who made
+ *      it, and "manual" is the safe reading (a schedule's retention only ever removes backups that name it).
+ *   1  `{ "schemaVersion": 1, "backups": [...], "pendingRemoval": [...] }`, one record per line. `pendingRemoval`
+ *      (present only while non-empty) names the files in archives/ of records just removed: it is written in the
+ *      same atomic write that removes the records, and cleared once the files are gone, so a command killed in
+ *      between leaves a note that the next cleanup, delete or index rebuild acts on (src/maintenance/remove.ts).
+ *      Every write keeps it as it found it.
  */
 import { promises as fs } from 'node:fs';
 import { BackupError, errnoCode } from '../errors.js';
@@ -18,12 +28,17 @@ export const INDEX_SCHEMA_VERSION = 1;
 export interface IndexFile {
   schemaVersion: number;
   backups: BackupRecord[];
+  /** Files in archives/ whose records were removed and which are being deleted (see the header). */
+  pendingRemoval: string[];
 }
 
 export interface LoadedIndex {
   backups: BackupRecord[];
-  /** The schema version found on disk (0 when there was no file). */
+  /** The schema version found on disk (0 also when there was no file: see `exists`). */
   schemaVersion: number;
+  /** False when there is no metadata.json yet. */
+  exists: boolean;
+  pendingRemoval: string[];
   /** Permission bits of the file, to report a mode looser than 0600. */
   mode?: number;
 }
@@ -31,7 +46,7 @@ export interface LoadedIndex {
 const REBUILD_HINT = 'run `mcp backup index rebuild` to rebuild it from the archives';
 
 function corrupt(file: string, why: string): BackupError {
-  return new BackupError('INDEX_CORRUPT', `${file} is corrupt (${why}); it was left as it is: ${REBUILD_HINT}`, { file });
+  return new BackupError('INDEX_CORRUPT', `${file} is corrupt (${why}); it was left as it is: ${REBUILD_HINT}`, { file, reason: why });
 }
 
 /** Checks just enough of each record that list/show/restore can rely on its fields. */
@@ -59,9 +74,13 @@ export function parseIndex(text: string, file: string): IndexFile {
   } catch (error) {
     throw corrupt(file, (error as Error).message);
   }
-  const index = value as Partial<IndexFile> | null;
+  // Version 0: a bare array of records.
+  const index = (Array.isArray(value) ? { schemaVersion: 0, backups: value } : value) as Partial<IndexFile> | null;
   if (!index || typeof index !== 'object' || typeof index.schemaVersion !== 'number' || !Array.isArray(index.backups)) {
     throw corrupt(file, 'no schemaVersion and backups list');
+  }
+  if (!Number.isInteger(index.schemaVersion) || index.schemaVersion < 0) {
+    throw corrupt(file, `schemaVersion ${index.schemaVersion} is not a version number`);
   }
   if (index.schemaVersion > INDEX_SCHEMA_VERSION) {
     throw new BackupError(
@@ -70,15 +89,24 @@ export function parseIndex(text: string, file: string): IndexFile {
       { file, schemaVersion: index.schemaVersion },
     );
   }
+  const pending: unknown = index.pendingRemoval ?? [];
+  if (!Array.isArray(pending) || !pending.every((name) => typeof name === 'string')) {
+    throw corrupt(file, 'pendingRemoval is not a list of file names');
+  }
   return {
     schemaVersion: index.schemaVersion,
     backups: index.backups.map((record, i) => checkRecord(migrateRecord(record, index.schemaVersion!), file, i)),
+    pendingRemoval: pending,
   };
 }
 
-/** Upgrades one record from an older schema. Version 1 is the first; later versions add their steps here. */
-function migrateRecord(record: unknown, _fromVersion: number): unknown {
-  return record;
+/** Upgrades one record from an older schema to the current one, step by step. */
+function migrateRecord(record: unknown, fromVersion: number): unknown {
+  let migrated = record;
+  if (fromVersion < 1 && migrated !== null && typeof migrated === 'object' && !('origin' in migrated)) {
+    migrated = { ...migrated, origin: { kind: 'manual' } };
+  }
+  return migrated;
 }
 
 export async function readIndex(layout: BackupLayout): Promise<LoadedIndex> {
@@ -93,11 +121,11 @@ export async function readIndex(layout: BackupLayout): Promise<LoadedIndex> {
       await handle.close();
     }
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return { backups: [], schemaVersion: 0 };
+    if (errnoCode(error) === 'ENOENT') return { backups: [], schemaVersion: 0, exists: false, pendingRemoval: [] };
     throw new BackupError('IO', `cannot read ${layout.metadata}: ${(error as Error).message}`, { file: layout.metadata });
   }
   const parsed = parseIndex(text, layout.metadata);
-  return { backups: parsed.backups, schemaVersion: parsed.schemaVersion, mode };
+  return { backups: parsed.backups, schemaVersion: parsed.schemaVersion, exists: true, pendingRemoval: parsed.pendingRemoval, mode };
 }
 
 function sortRecords(records: BackupRecord[]): BackupRecord[] {
@@ -105,31 +133,53 @@ function sortRecords(records: BackupRecord[]): BackupRecord[] {
 }
 
 /** One record per line: compact enough to parse 10,000 records quickly, still readable and diff-friendly. */
-export function serializeIndex(records: BackupRecord[]): string {
+export function serializeIndex(records: BackupRecord[], pendingRemoval: readonly string[] = []): string {
   const lines = sortRecords([...records]).map((r) => JSON.stringify(r));
-  return `{"schemaVersion": ${INDEX_SCHEMA_VERSION}, "backups": [\n${lines.join(',\n')}\n]}\n`;
+  const pending = pendingRemoval.length > 0 ? `,\n"pendingRemoval": ${JSON.stringify([...new Set(pendingRemoval)])}` : '';
+  return `{"schemaVersion": ${INDEX_SCHEMA_VERSION}, "backups": [\n${lines.join(',\n')}\n]${pending}}\n`;
+}
+
+/** Runs `fn` holding the index lock: the only way to read-modify-write metadata.json. */
+export async function withIndexLock<T>(layout: BackupLayout, fn: () => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
+  return withLock(layout.indexLock, { what: 'the backup index', ...options }, fn);
+}
+
+/**
+ * Writes the index atomically; call it holding the index lock, with the index as read under that lock. A file of an
+ * older schema is copied to `metadata.json.v<N>.bak` first (an existing copy is kept as it is).
+ */
+export async function writeIndex(
+  layout: BackupLayout,
+  previous: Pick<LoadedIndex, 'exists' | 'schemaVersion'>,
+  records: BackupRecord[],
+  pendingRemoval: readonly string[] = [],
+): Promise<void> {
+  if (previous.exists && previous.schemaVersion < INDEX_SCHEMA_VERSION) {
+    await keepCopy(layout.metadata, `${layout.metadata}.v${previous.schemaVersion}.bak`);
+  }
+  await writeFileSafely(layout.metadata, serializeIndex(records, pendingRemoval));
 }
 
 /**
  * Read-modify-write of the index under the lock. `mutate` gets the current records and returns the new list (or
- * undefined to leave the file untouched). The promise resolves once the new index is durable.
+ * undefined to leave the file untouched). The promise resolves once the new index is durable. Pending removals are
+ * kept as they were (only src/maintenance/remove.ts acts on them).
  */
 export async function updateIndex<T>(
   layout: BackupLayout,
   mutate: (records: BackupRecord[]) => Promise<{ records?: BackupRecord[]; result: T }> | { records?: BackupRecord[]; result: T },
   options: { timeoutMs?: number } = {},
 ): Promise<T> {
-  return withLock(layout.indexLock, { what: 'the backup index', ...options }, async () => {
-    const current = await readIndex(layout);
-    const { records, result } = await mutate([...current.backups]);
-    if (records) {
-      if (current.schemaVersion !== 0 && current.schemaVersion < INDEX_SCHEMA_VERSION) {
-        await keepCopy(layout.metadata, `${layout.metadata}.v${current.schemaVersion}.bak`);
-      }
-      await writeFileSafely(layout.metadata, serializeIndex(records));
-    }
-    return result;
-  });
+  return withIndexLock(
+    layout,
+    async () => {
+      const current = await readIndex(layout);
+      const { records, result } = await mutate([...current.backups]);
+      if (records) await writeIndex(layout, current, records, current.pendingRemoval);
+      return result;
+    },
+    options,
+  );
 }
 
 /** Keeps a copy of a file before it is migrated or rebuilt; an existing copy is never overwritten. */

@@ -239,7 +239,7 @@ function indexById(backups: readonly RetentionBackup[], others: readonly Retenti
 }
 
 /** Why b cannot be restored, or undefined when every ancestor is present and the chain ends on a non-incremental. */
-function chainProblem(b: RetentionBackup, byId: ReadonlyMap<string, RetentionBackup>): string | undefined {
+export function chainProblem(b: RetentionBackup, byId: ReadonlyMap<string, RetentionBackup>): string | undefined {
   const seen = new Set([b.id]);
   for (let cur = b; ; ) {
     if (cur.parent === undefined) {
@@ -292,7 +292,8 @@ const PARTS = [
   ['platformConfig', 'platform.yaml'],
 ] as const;
 
-function scopeOf(b: RetentionBackup): { key: string; label: string } {
+/** What restoring `b` brings back (its services and parts), as a key to group by and a label for people. */
+export function scopeOf(b: Pick<RetentionBackup, 'services' | 'parts'>): { key: string; label: string } {
   const services = [...b.services].sort(compareIds);
   const parts = PARTS.filter(([flag]) => b.parts[flag]).map(([, name]) => name);
   const label = `${services.length > 0 ? services.join(',') : '(no services)'} (${parts.length > 0 ? parts.join('+') : 'no parts'})`;
