@@ -5,11 +5,12 @@
  * what gets copied to other disks and buckets: it names files that already sit in plain form on this host, and
  * nothing else. Losing it costs nothing but convenience: an incremental then needs the key to read its base.
  */
-import { promises as fs } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { ensurePrivateDir, writeFileSafely } from '../fsutil/safe-write.js';
+import { FILE_MODE, commitRename, ensurePrivateDir, siblingTempName, writeFileSafely } from '../fsutil/safe-write.js';
 import { parseManifest, serializeManifest, type Manifest } from './manifest.js';
 
 const gzip = promisify(zlib.gzip);
@@ -41,6 +42,19 @@ export class ManifestCache {
   async put(manifest: Manifest): Promise<void> {
     await ensurePrivateDir(this.dir);
     await writeFileSafely(this.#file(manifest.id), await gzip(serializeManifest(manifest)));
+  }
+
+  /** Caches the manifest of backup `id` from a plain manifest file, streaming. */
+  async putFile(id: string, manifestFile: string): Promise<void> {
+    await ensurePrivateDir(this.dir);
+    const target = this.#file(id);
+    const staging = siblingTempName(target);
+    try {
+      await pipeline(createReadStream(manifestFile), zlib.createGzip({ level: 6 }), createWriteStream(staging, { flags: 'wx', mode: FILE_MODE }));
+      await commitRename(staging, target);
+    } finally {
+      await fs.rm(staging, { force: true });
+    }
   }
 
   async remove(id: string): Promise<void> {

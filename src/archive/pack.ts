@@ -23,17 +23,14 @@ export interface PackProgress {
 }
 
 export interface PackHooks {
+  /** Each entry written, with its metadata and (files) its SHA-256, in archive order. */
+  onEntry(entry: ManifestEntry): Promise<void> | void;
   onProgress?(progress: PackProgress): void;
   /** A file that could not be read; it is left out of the archive. */
   onUnreadable?(absolute: string, reason: string): void;
   onChangedWhileReading?(absolute: string): void;
 }
 
-export interface ExtraFile {
-  path: string;
-  content: Buffer;
-  mode: number;
-}
 
 function tarType(entry: ScannedEntry): 'file' | 'directory' | 'symlink' | 'link' {
   switch (entry.type) {
@@ -167,17 +164,8 @@ function readFully(fd: number, buffer: Buffer): number {
   return offset;
 }
 
-/**
- * Writes `entries` (content read from disk) and then `extras` (content given, e.g. the manifest) into `pack`, and
- * finalizes it. Returns the manifest entries of the disk entries that were written.
- */
-export async function packEntries(
-  pack: tarStream.Pack,
-  entries: readonly ScannedEntry[],
-  hooks: PackHooks,
-  signal?: AbortSignal,
-): Promise<ManifestEntry[]> {
-  const written: ManifestEntry[] = [];
+/** Writes `entries` (content read from disk) into `pack`, reporting each one written through `hooks.onEntry`. */
+export async function packEntries(pack: tarStream.Pack, entries: readonly ScannedEntry[], hooks: PackHooks, signal?: AbortSignal): Promise<void> {
   const progress: PackProgress = { entries: 0, files: 0, bytes: 0 };
   let lastReport = 0;
   for (const entry of entries) {
@@ -185,7 +173,7 @@ export async function packEntries(
     if (entry.type === 'file') {
       const packed = await packFile(pack, entry, hooks);
       if (!packed) continue;
-      written.push(packed);
+      await hooks.onEntry(packed);
       progress.files++;
       progress.bytes += packed.size;
     } else {
@@ -198,7 +186,7 @@ export async function packEntries(
         mtime: new Date(entry.mtimeMs),
         ...(entry.link !== undefined && { linkname: entry.link }),
       });
-      written.push(baseEntry(entry));
+      await hooks.onEntry(baseEntry(entry));
     }
     progress.entries++;
     const now = Date.now();
@@ -208,9 +196,19 @@ export async function packEntries(
     }
   }
   hooks.onProgress?.({ ...progress });
-  return written;
 }
 
-export async function packExtra(pack: tarStream.Pack, file: ExtraFile, mtime: Date): Promise<void> {
-  await addEntry(pack, { name: file.path, type: 'file', mode: file.mode, mtime, size: file.content.length }, file.content);
+/** Writes a file of ours (the manifest) into `pack` under `name`, streaming it from disk. */
+export async function packOwnFile(pack: tarStream.Pack, name: string, file: string, mtime: Date): Promise<void> {
+  const size = fs.statSync(file).size;
+  const sink = pack.entry({ name, type: 'file', mode: 0o600, mtime, size });
+  const finished = new Promise<void>((resolve, reject) => {
+    sink.on('finish', () => resolve());
+    sink.on('error', reject);
+  });
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK })) {
+    if (!sink.write(chunk as Buffer)) await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
+  }
+  sink.end(undefined);
+  await finished;
 }

@@ -17,16 +17,16 @@ import path from 'node:path';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { promisify } from 'node:util';
 import tarStream from 'tar-stream';
 import { BackupError } from '../errors.js';
 import { DigestStream } from '../archive/digest.js';
-import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestEntry, type ManifestRoot } from '../archive/manifest.js';
-import { packEntries, packExtra, type PackHooks } from '../archive/pack.js';
+import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, type Manifest, type ManifestRoot } from '../archive/manifest.js';
+import { ManifestWriter, type ManifestHeader } from '../archive/manifest-writer.js';
+import { packEntries, packOwnFile, type PackHooks } from '../archive/pack.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
 import { ManifestCache, MANIFEST_CACHE_DIR } from '../archive/manifest-cache.js';
 import { loadManifest } from '../archive/read.js';
-import { checkEncryptionKey, createEncryptStream, encryptBuffer, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
+import { checkEncryptionKey, createEncryptStream, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
 import { foldChain, type BackupState, type StateEntry } from '../archive/state.js';
 import { runHook } from '../hooks/run-hook.js';
 import { newBackupId } from '../metadata/ids.js';
@@ -44,7 +44,6 @@ import { diffAgainstState } from './changes.js';
 import type { OperationObserver } from './progress.js';
 import { findServices, resolveScope, type BackupScope } from './scope.js';
 
-const gzip = promisify(zlib.gzip);
 
 export const DEFAULT_COMPRESSION_LEVEL = 6;
 
@@ -228,6 +227,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   let archiveWriter: ObjectWriter | undefined;
   let manifestWriter: ObjectWriter | undefined;
   let workspace: Workspace | undefined;
+  let manifest: ManifestWriter | undefined;
   const pack = tarStream.pack();
   try {
     // 1. Hooks, then the scan: a hook may create what is to be backed up (a database snapshot).
@@ -265,14 +265,22 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
 
     // 2. An incremental keeps only what changed; what vanished is recorded as deleted.
     let deleted: string[] = [];
-    let unchangedState: StateEntry[] = [];
+    /** What the new backup's state holds without storing it (an incremental's unchanged entries), counted. */
+    const unchanged = { entries: 0, files: 0, bytes: 0 };
     if (base) {
       const scanned = groups.flatMap((g) => g.entries);
       const changes = diffAgainstState(base.state, scanned, options.verifyContent ? contentDiffers : undefined);
       const changedPaths = new Set(changes.changed.map((e) => e.path));
       for (const group of groups) group.entries = group.entries.filter((e) => changedPaths.has(e.path));
       deleted = changes.deleted;
-      unchangedState = scanned.filter((e) => !changedPaths.has(e.path)).map((e) => base.state.get(e.path)!);
+      for (const entry of scanned) {
+        if (changedPaths.has(entry.path)) continue;
+        unchanged.entries++;
+        if (entry.type === 'file') {
+          unchanged.files++;
+          unchanged.bytes += entry.size;
+        }
+      }
     }
 
     // Only now is anything written: a refused backup leaves the backup directory as it was.
@@ -296,43 +304,8 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     const written = pipeline([pack, ...stages, digest, archiveWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
     written.catch(() => undefined); // Awaited below; an early failure must not be an unhandled rejection.
 
-    const entries: ManifestEntry[] = [];
-    const changedWhileReading: string[] = [];
-    const unreadable: { absolute: string; reason: string }[] = [];
-    let doneFiles = 0;
-    let doneBytes = 0;
-    const packHooks = (service?: string): PackHooks => ({
-      onProgress: (p) =>
-        options.onProgress?.({ phase: 'pack', files: doneFiles + p.files, bytes: doneBytes + p.bytes, totalFiles, totalBytes, ...(service && { service }) }),
-      onUnreadable: (absolute, reason) => {
-        unreadable.push({ absolute, reason });
-        if (options.skipUnreadable) options.onWarning?.(`skipped ${absolute}: ${reason}`);
-      },
-      onChangedWhileReading: (absolute) => {
-        changedWhileReading.push(absolute);
-        options.onWarning?.(`${absolute}: file changed as we read it`);
-      },
-    });
-    for (const group of groups) {
-      const packed = await packEntries(pack, group.entries, packHooks(group.service?.name), options.signal);
-      entries.push(...packed);
-      for (const e of packed) {
-        if (e.type !== 'file') continue;
-        doneFiles++;
-        doneBytes += e.size;
-      }
-      if (group.service) await runPostHook(group.service);
-    }
-    if (unreadable.length > 0 && !options.skipUnreadable) {
-      throw new BackupError(
-        'UNREADABLE_FILES',
-        `${unreadable.length} file${unreadable.length > 1 ? 's' : ''} could not be read: ${describeProblems(unreadable)}; fix their permissions or pass --skip-unreadable`,
-        { paths: unreadable.map((u) => u.absolute) },
-      );
-    }
-    skipped.push(...unreadable.map((u) => u.absolute));
-
-    const manifest: Manifest = {
+    // The manifest is written to staging as entries are packed, never held whole in memory.
+    const manifestHeader: ManifestHeader = {
       format: MANIFEST_FORMAT,
       formatVersion: FORMAT_VERSION,
       toolVersion: TOOL_VERSION,
@@ -346,33 +319,66 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       services: scope.services.map((s) => s.name),
       parts: scope.parts,
       roots: manifestRoots(platform, scope),
-      entries,
       deleted,
     };
-    const manifestBytes = serializeManifest(manifest);
-    await packExtra(pack, { path: MANIFEST_ARCHIVE_PATH, content: manifestBytes, mode: 0o600 }, startedAt);
+    manifest = await ManifestWriter.open(path.join(staging.dir, 'manifest.json'), manifestHeader);
+    const manifestOut = manifest;
+    const stored = { files: 0, bytes: 0 };
+    const changedWhileReading: string[] = [];
+    const unreadable: { absolute: string; reason: string }[] = [];
+    const packHooks = (service?: string): PackHooks => ({
+      onEntry: (entry) => {
+        if (entry.type === 'file') {
+          stored.files++;
+          stored.bytes += entry.size;
+        }
+        return manifestOut.add(entry);
+      },
+      onProgress: () => options.onProgress?.({ phase: 'pack', files: stored.files, bytes: stored.bytes, totalFiles, totalBytes, ...(service && { service }) }),
+      onUnreadable: (absolute, reason) => {
+        unreadable.push({ absolute, reason });
+        if (options.skipUnreadable) options.onWarning?.(`skipped ${absolute}: ${reason}`);
+      },
+      onChangedWhileReading: (absolute) => {
+        changedWhileReading.push(absolute);
+        options.onWarning?.(`${absolute}: file changed as we read it`);
+      },
+    });
+    for (const group of groups) {
+      await packEntries(pack, group.entries, packHooks(group.service?.name), options.signal);
+      group.entries = []; // Packed: let the scan's entries go.
+      if (group.service) await runPostHook(group.service);
+    }
+    if (unreadable.length > 0 && !options.skipUnreadable) {
+      throw new BackupError(
+        'UNREADABLE_FILES',
+        `${unreadable.length} file${unreadable.length > 1 ? 's' : ''} could not be read: ${describeProblems(unreadable)}; fix their permissions or pass --skip-unreadable`,
+        { paths: unreadable.map((u) => u.absolute) },
+      );
+    }
+    skipped.push(...unreadable.map((u) => u.absolute));
+    await manifest.close();
+    await packOwnFile(pack, MANIFEST_ARCHIVE_PATH, manifest.file, startedAt);
     pack.finalize();
     await written;
 
-    // 4. The manifest copy beside the archive.
+    // 4. The manifest copy beside the archive (and, for encrypted backups, a plain copy on this host, so the next
+    // incremental needs no secret).
     const manifestName = `${id}.manifest.json.gz${encryption ? '.age' : ''}`;
     manifestWriter = await storage.create(manifestName);
     const manifestDigest = new DigestStream();
-    const manifestCompressed = await gzip(manifestBytes, { level: 6 });
-    const manifestStored = encryption ? await encryptBuffer(encryption, manifestCompressed) : manifestCompressed;
-    await pipeline([manifestStored], manifestDigest, manifestWriter.stream);
-    // Encrypted backups: keep a plain copy on this host, so the next incremental needs no secret.
-    if (encryption) await new ManifestCache(platform.root).put(manifest);
+    const copyStages: Transform[] = [zlib.createGzip({ level: 6 })];
+    if (encryption) copyStages.push(createEncryptStream(encryption));
+    await pipeline([fs.createReadStream(manifest.file), ...copyStages, manifestDigest, manifestWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+    if (encryption) await new ManifestCache(platform.root).putFile(id, manifest.file);
 
     // 5. Commit: objects first, the record last.
-    const stateFiles = [...entries, ...unchangedState].filter((e) => e.type === 'file');
-    const storedFiles = entries.filter((e) => e.type === 'file');
     const record: BackupRecord = {
       id,
       type: options.type,
       createdAt: startedAt.toISOString(),
       ...(options.description !== undefined && { description: options.description }),
-      services: manifest.services,
+      services: manifestHeader.services,
       parts: scope.parts,
       ...(base && { parent: base.parent.id }),
       origin: options.origin ?? { kind: 'manual' },
@@ -381,11 +387,11 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       size: digest.bytes,
       sha256: digest.digest(),
       manifestSha256: manifestDigest.digest(),
-      entries: entries.length + unchangedState.length,
-      files: stateFiles.length,
-      bytes: stateFiles.reduce((n, e) => n + e.size, 0),
-      storedFiles: storedFiles.length,
-      storedBytes: storedFiles.reduce((n, e) => n + e.size, 0),
+      entries: manifest.entries + unchanged.entries,
+      files: stored.files + unchanged.files,
+      bytes: stored.bytes + unchanged.bytes,
+      storedFiles: stored.files,
+      storedBytes: stored.bytes,
       deletedEntries: deleted.length,
       compression: compress ? { algorithm: 'gzip', level } : { algorithm: 'none' },
       encryption: { mode: encryption?.mode ?? 'none' },
@@ -395,7 +401,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       toolVersion: TOOL_VERSION,
       formatVersion: FORMAT_VERSION,
     };
-    options.onProgress?.({ phase: 'commit', files: doneFiles, bytes: doneBytes, totalFiles, totalBytes });
+    options.onProgress?.({ phase: 'commit', files: stored.files, bytes: stored.bytes, totalFiles, totalBytes });
     const [archiveCommit, manifestCommit] = [archiveWriter, manifestWriter];
     await updateIndex(layout, async (records) => {
       await manifestCommit.commit();
@@ -406,6 +412,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     return { record, changedWhileReading, skipped };
   } catch (error) {
     pack.destroy();
+    manifest?.abort();
     await archiveWriter?.abort();
     await manifestWriter?.abort();
     throw error;
