@@ -10,6 +10,7 @@
  * costing size (the same trick as borg's "auto" compression).
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import os from 'node:os';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 
@@ -58,7 +59,7 @@ export class ParallelGzip extends Transform {
     super({ highWaterMark: 1 << 20 });
     this.#level = options.level;
     this.#blockSize = options.blockSize ?? 1 << 20;
-    this.#concurrency = options.concurrency ?? 4;
+    this.#concurrency = options.concurrency ?? os.availableParallelism() + 1;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
