@@ -13,6 +13,8 @@ export type { ServiceSummary, PathSummary } from './platform/inventory.js';
 export type { LocatePlatformOptions } from './platform/load.js';
 export type { Platform, Service, Part } from './platform/types.js';
 export type { VerifyReport } from './verify/verify.js';
+export type { RestoreOptions, RestoreResult, ServiceOutcome, ServiceStatus } from './restore/restore.js';
+export type { PlanChange, PlanRoot, RestorePlan, ServicePlan } from './restore/plan.js';
 export { applyRetention } from './maintenance/index.js';
 export type {
   ApplyRetentionOptions,

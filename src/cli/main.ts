@@ -12,6 +12,7 @@ import { registerList } from './commands/list.js';
 import { registerServices } from './commands/services.js';
 import { registerShow } from './commands/show.js';
 import { registerVerify } from './commands/verify.js';
+import { registerRestore } from './commands/restore.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerDelete } from './commands/delete.js';
 import { registerIndex } from './commands/index.js';
@@ -34,6 +35,7 @@ function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   registerList(sub, ctx);
   registerShow(sub, ctx);
   registerVerify(sub, ctx);
+  registerRestore(sub, ctx);
   registerCleanup(sub, ctx);
   registerDelete(sub, ctx);
   registerIndex(sub, ctx);

@@ -1,9 +1,11 @@
 /**
  * Where a restore stages each path. A staged tree is renamed into place and the live path renamed aside, so both
  * must be on the live path's filesystem (and mount: Linux refuses a rename across two mounts of one filesystem).
- * The restore's workspace in `backup/temp/` is used when a probe folder can be renamed from it into the live path's
- * parent and back; otherwise (EXDEV) the path is staged in a sibling folder next to it,
- * `<parent>/.mcp-restore-<workspace>-<n>/`, which the journal lists before it is created, so recovery removes it.
+ * A path is staged in the restore's workspace in `backup/temp/` when both are on one device; otherwise in a sibling
+ * folder next to it, `<parent>/.mcp-restore-<workspace>-<n>/`, which the journal lists before it is created, so
+ * recovery removes it. Nothing live is touched before the swap: right before it, a probe rename from the workspace
+ * into the parent checks the mount too, and a tree that cannot be renamed there (EXDEV between two mounts of one
+ * filesystem) is copied to a sibling folder first.
  *
  * The workspace is leased (see lock.ts) like every staging folder in temp/, so a sweep never takes a live
  * restore's files, and a dead restore's workspace is settled (swap.ts) before it is removed.
@@ -16,8 +18,9 @@ import { ensurePrivateDir } from '../fsutil/safe-write.js';
 import { acquireLease, type HeldLock } from '../lock/lock.js';
 import type { BackupLayout } from '../repository/layout.js';
 import type { RestoreRoot } from './roots.js';
-import { SCRATCH_PREFIX, saveJournal, type Journal } from './swap.js';
-import { removeTree } from './tree-ops.js';
+import { isInside } from './safety.js';
+import { SCRATCH_PREFIX, saveJournal, type Journal, type SwapPath } from './swap.js';
+import { carryOver, removeTree } from './tree-ops.js';
 
 export const WORKSPACE_PREFIX = 'restore-';
 
@@ -55,57 +58,88 @@ export interface PathLocation {
   staged: string;
   /** Where the live path is set aside during the swap. */
   aside: string;
-  /** The sibling staging folder, when the workspace is on another filesystem. */
+  /** The sibling staging folder, when the path is staged next to its live path. */
   sibling?: string;
 }
 
-function sameMount(probe: string, parent: string, name: string): boolean {
-  fs.mkdirSync(probe, { mode: 0o700 });
-  const there = path.join(parent, name);
+/** The device of `p`, or of its nearest existing ancestor (a parent folder may be missing: a lost disk, a target). */
+function deviceOf(p: string): number {
+  for (let dir = p; ; dir = path.dirname(dir)) {
+    try {
+      return fs.statSync(dir).dev;
+    } catch (error) {
+      if (path.dirname(dir) === dir) throw ioError('reading', p, error);
+    }
+  }
+}
+
+function siblingOf(workspace: string, live: string, n: number): string {
+  return path.join(path.dirname(live), `${SCRATCH_PREFIX}${path.basename(workspace)}-${n}`);
+}
+
+function makeParent(live: string, toTarget: boolean): void {
   try {
-    fs.renameSync(probe, there);
+    // A missing parent (a lost disk, a new target) is created like `mkdir -p`; under --target, private.
+    fs.mkdirSync(path.dirname(live), { recursive: true, ...(toTarget && { mode: 0o700 }) });
   } catch (error) {
-    fs.rmdirSync(probe);
-    if (errnoCode(error) === 'EXDEV') return false;
-    throw ioError('writing in', parent, error);
+    throw ioError('creating the folder', path.dirname(live), error);
   }
+}
+
+/**
+ * Chooses a staging place for each root without touching anything live: the workspace when it is on the same
+ * device as the root's parent, else a sibling folder (recorded in the journal before it is created).
+ */
+export async function placeStaging(workspace: string, journal: Journal, roots: readonly RestoreRoot[], toTarget: boolean): Promise<PathLocation[]> {
+  const here = fs.statSync(workspace).dev;
+  const far = roots.map((root) => deviceOf(path.dirname(root.destination)) !== here);
+  roots.forEach((root, i) => {
+    if (far[i]) journal.scratch.push(siblingOf(workspace, root.destination, i));
+  });
+  await saveJournal(workspace, journal);
+  for (const dir of ['new', 'old']) fs.mkdirSync(path.join(workspace, dir), { mode: 0o700 });
+  return roots.map((root, i) => {
+    if (!far[i]) return { staged: path.join(workspace, 'new', `r${i}`), aside: path.join(workspace, 'old', `r${i}`) };
+    const sibling = siblingOf(workspace, root.destination, i);
+    makeParent(root.destination, toTarget);
+    fs.mkdirSync(sibling, { mode: 0o700 });
+    return { staged: path.join(sibling, 'new'), aside: path.join(sibling, 'old'), sibling };
+  });
+}
+
+function probeRename(from: string, to: string): boolean {
+  fs.mkdirSync(from, { mode: 0o700 });
   try {
-    fs.renameSync(there, probe);
-    fs.rmdirSync(probe);
-  } finally {
-    fs.rmSync(there, { recursive: true, force: true });
+    fs.renameSync(from, to);
+  } catch (error) {
+    fs.rmdirSync(from);
+    if (errnoCode(error) === 'EXDEV') return false;
+    throw ioError('writing in', path.dirname(to), error);
   }
+  fs.rmdirSync(to);
   return true;
 }
 
 /**
- * Chooses a staging place for each root (creating missing parent folders of the destinations), recording every
- * path it may create outside temp/ in the journal first.
+ * Right before a path is swapped: creates its missing parent folders, and checks that its staged tree can be renamed
+ * into place. Two mounts of one filesystem share a device number yet refuse renames between them (EXDEV); such a
+ * tree is moved (copied) to a sibling folder first. Returns true when it had to.
  */
-export async function placeStaging(workspace: string, journal: Journal, roots: readonly RestoreRoot[], toTarget: boolean): Promise<PathLocation[]> {
-  const tag = `${SCRATCH_PREFIX}${path.basename(workspace)}`;
-  const plans = roots.map((root, i) => {
-    const parent = path.dirname(root.destination);
-    return { root, parent, probe: `${tag}-${i}.probe`, sibling: path.join(parent, `${tag}-${i}`) };
-  });
-  for (const p of plans) journal.scratch.push(path.join(p.parent, p.probe), p.sibling);
+export async function makeSwappable(workspace: string, journal: Journal, p: SwapPath, n: number, toTarget: boolean): Promise<boolean> {
+  makeParent(p.live, toTarget);
+  if (!isInside(workspace, p.staged)) return false;
+  const sibling = siblingOf(workspace, p.live, n);
+  const probe = `${sibling}.probe`;
+  journal.scratch.push(probe, sibling);
   await saveJournal(workspace, journal);
-
-  for (const dir of ['new', 'old']) fs.mkdirSync(path.join(workspace, dir), { mode: 0o700 });
-  const locations: PathLocation[] = [];
-  for (const [i, p] of plans.entries()) {
-    try {
-      // A missing parent (a lost disk, a new target): created like `mkdir -p`; under --target, private.
-      fs.mkdirSync(p.parent, { recursive: true, ...(toTarget && { mode: 0o700 }) });
-    } catch (error) {
-      throw ioError('creating the folder', p.parent, error);
-    }
-    if (sameMount(path.join(workspace, `probe-${i}`), p.parent, p.probe)) {
-      locations.push({ staged: path.join(workspace, 'new', `r${i}`), aside: path.join(workspace, 'old', `r${i}`) });
-    } else {
-      fs.mkdirSync(p.sibling, { mode: 0o700 });
-      locations.push({ staged: path.join(p.sibling, 'new'), aside: path.join(p.sibling, 'old'), sibling: p.sibling });
-    }
-  }
-  return locations;
+  if (probeRename(path.join(workspace, `probe-${n}`), probe)) return false;
+  fs.mkdirSync(sibling, { mode: 0o700 });
+  const staged = path.join(sibling, 'new');
+  carryOver(p.staged, staged, process.getuid?.() === 0);
+  const old = p.staged;
+  p.staged = staged;
+  p.aside = path.join(sibling, 'old');
+  await saveJournal(workspace, journal);
+  removeTree(old);
+  return true;
 }

@@ -29,7 +29,7 @@ import { keyRequired, type DecryptionKey, type EncryptionKey } from '../crypto/i
 import type { OperationObserver } from '../backup/progress.js';
 import { BackupError, isBackupError } from '../errors.js';
 import { runHook } from '../hooks/run-hook.js';
-import { acquireLock, isLeaseAlive } from '../lock/lock.js';
+import { acquireLease, isLeaseAlive, leaseOwnerPathOf, leasePathOf, type HeldLock } from '../lock/lock.js';
 import { resolveBackupId } from '../metadata/ids.js';
 import type { BackupRecord } from '../metadata/record.js';
 import { readIndex } from '../metadata/store.js';
@@ -38,12 +38,12 @@ import { backupLayout, ensureLayout, type BackupLayout } from '../repository/lay
 import { sweepTemp } from '../repository/workspace.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import { scanDestination } from './disk.js';
-import { openRestoreWorkspace, placeStaging, WORKSPACE_PREFIX, type RestoreWorkspace } from './locations.js';
+import { makeSwappable, openRestoreWorkspace, placeStaging, WORKSPACE_PREFIX, type RestoreWorkspace } from './locations.js';
 import { planRestore, type RestorePlan, type ServicePlan } from './plan.js';
 import { PLATFORM_SERVICE, selectRoots, type SelectedRoots } from './roots.js';
 import { checkManifestEntries, checkManifestRoots, checkState } from './safety.js';
 import { carryKept, stageRoots, type ChainMember } from './stage.js';
-import { newJournal, readJournal, saveJournal, settleJournal, swapGroup, type SwapGroup } from './swap.js';
+import { newJournal, readJournal, saveJournal, settleJournal, swapGroup, type SwapGroup, type SwapPath } from './swap.js';
 import { flushFilesystems, pathExists } from './tree-ops.js';
 
 export interface RestoreOptions extends OperationObserver {
@@ -119,7 +119,36 @@ interface Prepared {
   plan: RestorePlan;
 }
 
-const RESTORE_LOCK = '.restore.lock';
+const RESTORE_LOCK = '.restore';
+const LOCK_WAIT_MS = 10_000;
+
+/**
+ * One restore at a time per platform: a lease on `backup/.restore` (lock.ts), so a restore that was killed does not
+ * block the next one: its lease is dead as soon as its process is gone.
+ */
+async function acquireRestoreLock(layout: BackupLayout): Promise<HeldLock> {
+  const base = path.join(layout.root, RESTORE_LOCK);
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    const held = await acquireLease(base);
+    if (held) return held;
+    if (!(await isLeaseAlive(base))) {
+      // Left by a killed restore: take it over.
+      await fs.promises.rm(leasePathOf(base), { recursive: true, force: true });
+      await fs.promises.rm(leaseOwnerPathOf(base), { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const owner = await fs.promises.readFile(leaseOwnerPathOf(base), 'utf8').then((t) => JSON.parse(t) as { pid?: number }, () => ({ pid: undefined }));
+      throw new BackupError(
+        'LOCKED',
+        `another restore is running on this platform${owner.pid ? ` (process ${owner.pid})` : ''}: retry when it has finished`,
+        { lockPath: leasePathOf(base) },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
 
 async function prepare(platform: Platform, storage: ArchiveStorage, layout: BackupLayout, options: RestoreOptions, asRoot: boolean): Promise<Prepared> {
   const records = (await readIndex(layout)).backups;
@@ -293,7 +322,7 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
   }
 
   await ensureLayout(layout);
-  const lock = await acquireLock(path.join(layout.root, RESTORE_LOCK), { what: 'restore on this platform', timeoutMs: 10_000 });
+  const lock = await acquireRestoreLock(layout);
   let workspace: RestoreWorkspace | undefined;
   let keepWorkspace = false;
   try {
@@ -307,10 +336,11 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
     const journal = newJournal(prepared.record.id);
     const locations = await placeStaging(workspace.dir, journal, selected.roots, options.target !== undefined);
     const groups = new Map<string, SwapGroup>();
+    const swapPaths: SwapPath[] = selected.roots.map((root, i) => ({ live: root.destination, staged: locations[i]!.staged, aside: locations[i]!.aside }));
     selected.roots.forEach((root, i) => {
       let group = groups.get(root.service);
       if (!group) groups.set(root.service, (group = { name: root.service, status: 'staged', paths: [] }));
-      group.paths.push({ live: root.destination, staged: locations[i]!.staged, aside: locations[i]!.aside });
+      group.paths.push(swapPaths[i]!);
     });
     journal.groups = [...groups.values()];
     await saveJournal(workspace.dir, journal);
@@ -365,7 +395,11 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
       if (!outcome) {
         try {
           for (const [i, root] of selected.roots.entries()) {
-            if (root.service === name && pathExists(root.destination)) carryKept(root, locations[i]!.staged, prepared.state, asRoot);
+            if (root.service !== name) continue;
+            if (await makeSwappable(workspace.dir, journal, swapPaths[i]!, i, options.target !== undefined)) {
+              options.onWarning?.(`${root.destination} is on another mount than ${layout.temp}: its restored files were copied beside it to be swapped in`);
+            }
+            if (pathExists(root.destination)) carryKept(root, swapPaths[i]!.staged, prepared.state, asRoot);
           }
           await swapGroup(workspace.dir, journal, groups.get(name)!, { asRoot, onStep: (step) => options.onStep?.(step) });
           outcome = outcomeOf(servicePlan, 'restored');
@@ -392,8 +426,9 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
     result.durationMs = Date.now() - startedAt;
 
     if (failures.length > 0) {
-      const restored = result.services.filter((s) => s.status === 'restored').map((s) => s.service);
-      const notRestored = result.services.filter((s) => s.status !== 'restored').map((s) => s.service);
+      const label = (s: ServiceOutcome) => (s.service === PLATFORM_SERVICE ? 'platform.yaml' : s.service);
+      const restored = result.services.filter((s) => s.status === 'restored').map(label);
+      const notRestored = result.services.filter((s) => s.status !== 'restored').map(label);
       const safety = result.safetyBackupId ? `; safety backup ${result.safetyBackupId}` : '';
       throw new BackupError(
         failures[0]!.code,
