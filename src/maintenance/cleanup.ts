@@ -21,7 +21,7 @@ import { backupLayout } from '../repository/layout.js';
 import { sweepTemp } from '../repository/workspace.js';
 import { exists } from '../fsutil/safe-write.js';
 import { DEFAULT_RETENTION, planRetention, type RetentionPolicy } from '../retention/policy.js';
-import { removeBackups } from './remove.js';
+import { forgetCachedManifests, removeBackups } from './remove.js';
 
 export interface CleanupOptions {
   /** Keep the N newest backups; default platform.yaml's backup.retention.keep, else 10. */
@@ -120,16 +120,15 @@ export async function cleanupBackups(platform: Platform, options: CleanupOptions
     dryRun: options.dryRun === true,
     policy,
     ...(options.scheduleId !== undefined && { scheduleId: options.scheduleId }),
-    finishedFiles: [] as string[],
-    warnings: [] as string[],
   };
+  const nothingElse = { finishedFiles: [] as string[], warnings: [] as string[] };
   if (options.dryRun) {
     const { backups } = await readIndex(layout);
-    return { ...base, ...planCleanup(backups, policy, now, options.scheduleId) };
+    return { ...base, ...planCleanup(backups, policy, now, options.scheduleId), ...nothingElse };
   }
   if (!(await exists(layout.root))) {
     // No backup directory: nothing to remove, and nothing is created.
-    return { ...base, ...planCleanup([], policy, now) };
+    return { ...base, ...planCleanup([], policy, now), ...nothingElse };
   }
   await sweepTemp(layout);
   const outcome = await removeBackups(
@@ -140,6 +139,7 @@ export async function cleanupBackups(platform: Platform, options: CleanupOptions
     },
     options.signal ? { signal: options.signal } : {},
   );
+  await forgetCachedManifests(platform.root, outcome.removed);
   return {
     ...base,
     ...outcome.result,

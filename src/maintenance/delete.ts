@@ -16,7 +16,7 @@ import type { Platform } from '../platform/types.js';
 import { backupLayout } from '../repository/layout.js';
 import { sweepTemp } from '../repository/workspace.js';
 import { dependentsOf, scopesLeftWithoutBackup } from './chains.js';
-import { removeBackups } from './remove.js';
+import { forgetCachedManifests, removeBackups } from './remove.js';
 
 export interface DeleteOptions {
   /** Also delete every backup that builds on this one; without it, a backup with dependents is not deleted. */
@@ -77,8 +77,8 @@ export async function deleteBackup(platform: Platform, query: string, options: D
     const { backups } = await readIndex(layout);
     return { dryRun: true, ...planDelete(backups, query, withDependents), finishedFiles: [] };
   }
-  // Resolve the id before anything is written, so a wrong id changes nothing (not even temp/).
-  resolveBackupId((await readIndex(layout)).backups, query);
+  // Plan once before anything is written, so a wrong id or a refusal changes nothing (not even temp/ or the lock).
+  planDelete((await readIndex(layout)).backups, query, withDependents);
   await sweepTemp(layout);
   const outcome = await removeBackups(
     layout,
@@ -88,6 +88,7 @@ export async function deleteBackup(platform: Platform, query: string, options: D
     },
     options.signal ? { signal: options.signal } : {},
   );
+  await forgetCachedManifests(platform.root, outcome.removed);
   const plan = outcome.result;
   return {
     dryRun: false,

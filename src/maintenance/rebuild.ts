@@ -203,6 +203,22 @@ function summarize(manifest: Manifest): Pick<ScanOk, 'head' | 'own'> {
   };
 }
 
+/** What makes a parsed manifest unusable for a record, or undefined: every field a record takes, checked. */
+function manifestProblem(m: Manifest): string | undefined {
+  const parts = m.parts as Partial<Manifest['parts']> | undefined;
+  if (typeof m.id !== 'string') return 'no id';
+  if (m.type !== 'full' && m.type !== 'incremental' && m.type !== 'service') return 'no valid type';
+  if (typeof m.createdAt !== 'string' || !Number.isFinite(Date.parse(m.createdAt))) return 'no valid creation time';
+  if (m.parent !== undefined && typeof m.parent !== 'string') return 'an invalid parent';
+  if (!Array.isArray(m.services) || !m.services.every((x) => typeof x === 'string')) return 'no services list';
+  if (!parts || typeof parts !== 'object' || !(['config', 'volumes', 'logs', 'platformConfig'] as const).every((k) => typeof parts[k] === 'boolean')) return 'no parts';
+  if (!Array.isArray(m.deleted) || !m.deleted.every((x) => typeof x === 'string')) return 'no deleted list';
+  if (!m.entries.every((e) => e !== null && typeof e === 'object' && typeof e.path === 'string' && typeof e.type === 'string' && typeof e.size === 'number')) {
+    return 'an invalid entry';
+  }
+  return undefined;
+}
+
 async function scanArchive(
   storage: ArchiveStorage,
   readers: readonly ArchiveReader[],
@@ -220,8 +236,10 @@ async function scanArchive(
   }
   const copyName = manifestNameFor(found.id, found.encrypted);
   // A copy that is missing or unreadable is written again below (when the reader can).
-  const copyRead = await reader.readCopy(storage, found, copyName).catch(() => undefined);
-  let copy: CopyRead | undefined = copyRead;
+  let copy: CopyRead | undefined = await reader
+    .readCopy(storage, found, copyName)
+    .then((read) => (manifestProblem(read.manifest) === undefined ? read : undefined))
+    .catch(() => undefined);
   const encryption = await reader.encryption(storage, found);
   const ok = (manifest: Manifest, sha256: string, size: number, repair?: Buffer, vouchedBy?: string): ScanOk => ({
     ok: true,
@@ -236,8 +254,10 @@ async function scanArchive(
     ...(repair && { repair }),
   });
 
-  // The recorded checksum (or where the copy came from) vouches for the archive: its manifest copy is enough.
-  if (copy && (recorded || copy.vouchedBy !== undefined)) {
+  // The recorded checksums of the archive and of the copy (or where the copy came from) vouch for the manifest
+  // copy: the archive is only hashed.
+  const copyVouched = copy && (recorded ? copy.sha256 === recorded.manifestSha256 : copy.vouchedBy !== undefined);
+  if (copy && copyVouched) {
     const hashed = await hashObject(storage, found.name);
     if (recorded ? hashed.sha256 === recorded.sha256 : true) return ok(copy.manifest, hashed.sha256, hashed.bytes, undefined, recorded ? undefined : copy.vouchedBy);
   }
@@ -251,6 +271,8 @@ async function scanArchive(
   }
   if (!read.manifest) return failed('it holds no manifest (no _backup/manifest.json entry): cut short, or not an mcp backup archive', read.sha256);
   if (read.manifest.id !== found.id) return failed(`its manifest names another backup, ${read.manifest.id}`, read.sha256);
+  const problem = manifestProblem(read.manifest);
+  if (problem !== undefined) return failed(`its manifest is incomplete (${problem})`, read.sha256);
   // A copy that says something else than the archive's own manifest is damaged: it is written again too.
   if (copy && JSON.stringify(copy.manifest) !== JSON.stringify(read.manifest)) copy = undefined;
   const repair = copy ? undefined : await reader.encodeCopy(found, read.manifest);

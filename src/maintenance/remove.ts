@@ -18,6 +18,7 @@
  * and their variants, src/repository/names.ts), never a file a remaining record names, and never anything else in
  * archives/: a record edited by hand cannot make a removal reach another backup's files, or someone else's.
  */
+import { ManifestCache } from '../archive/manifest-cache.js';
 import { BackupError } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
 import { INDEX_SCHEMA_VERSION, readIndex, withIndexLock, writeIndex, type LoadedIndex } from '../metadata/store.js';
@@ -42,6 +43,17 @@ export interface RemovalOutcome<T> {
   finishedFiles: string[];
   /** Files a removed record named that were left in place, and why. */
   leftFiles: { file: string; reason: string }[];
+}
+
+/**
+ * Forgets this host's plain manifest copies of removed encrypted backups (see src/archive/manifest-cache.ts): the
+ * backups are gone, so their file lists have no reason to stay. Best effort: a copy left behind costs nothing.
+ */
+export async function forgetCachedManifests(platformRoot: string, removed: readonly BackupRecord[]): Promise<void> {
+  const cache = new ManifestCache(platformRoot);
+  for (const record of removed) {
+    if (record.encryption.mode !== 'none') await cache.remove(record.id).catch(() => undefined);
+  }
 }
 
 /** Storage for deleting only: maintenance never writes archives through it. */
