@@ -123,11 +123,12 @@ const RESTORE_LOCK = '.restore';
 const LOCK_WAIT_MS = 10_000;
 
 /**
- * One restore at a time per platform: a lease on `backup/.restore` (lock.ts), so a restore that was killed does not
- * block the next one: its lease is dead as soon as its process is gone.
+ * One restore at a time per platform: a lease on `temp/.restore` (lock.ts), so a restore that was killed does not
+ * block the next one (its lease is dead as soon as its process is gone), and any command's sweep of temp/ removes
+ * a dead one.
  */
 async function acquireRestoreLock(layout: BackupLayout): Promise<HeldLock> {
-  const base = path.join(layout.root, RESTORE_LOCK);
+  const base = path.join(layout.temp, RESTORE_LOCK);
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     const held = await acquireLease(base);

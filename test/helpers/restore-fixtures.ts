@@ -74,7 +74,6 @@ export function expectNoLeftovers(root: string): void {
   expect(listAll(path.join(root, 'backup/temp'))).toEqual([]);
   const scratch = listAll(path.join(root, 'services')).filter((p) => p.includes('.mcp-restore-'));
   expect(scratch).toEqual([]);
-  expect(fs.readdirSync(path.join(root, 'backup')).filter((n) => n.startsWith('.restore'))).toEqual([]);
 }
 
 export function gitLog(repo: string): string[] {
