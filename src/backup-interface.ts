@@ -13,6 +13,7 @@ import type { CleanupOptions, CleanupResult, DeleteOptions, DeleteResult, Rebuil
 import type { BackupRecord, BackupType } from './metadata/record.js';
 import type { RestoreOptions, RestoreResult } from './restore/restore.js';
 import type { ServiceSummary } from './platform/inventory.js';
+import type { AddedSchedule, NewSchedule, RunDueReport, RunOutcome, Schedule, SchedulerLog, ScheduleView } from './schedule/index.js';
 import type { Platform } from './platform/types.js';
 import type { VerifyReport } from './verify/verify.js';
 
@@ -71,4 +72,15 @@ export interface BackupInterface {
   rebuildIndex(options?: RebuildOptions): Promise<RebuildReport>;
   /** Restores a backup in place or into a target folder; with `dryRun`, only plans (see src/restore/restore.ts). */
   restore(options: RestoreOptions): Promise<RestoreResult>;
+  /** Stores a schedule (validated: cron expression, timezone, services, no passphrase); it first runs at its next slot. */
+  addSchedule(input: NewSchedule): Promise<AddedSchedule>;
+  listSchedules(): Promise<ScheduleView[]>;
+  /** Removes a schedule by id or unique prefix. */
+  deleteSchedule(id: string): Promise<Schedule>;
+  /** Runs one schedule now (its retention too). */
+  runSchedule(id: string, options?: { signal?: AbortSignal }): Promise<RunOutcome>;
+  /** One pass over the schedules: runs each one that is due, once (for system cron or a systemd timer). */
+  runDueSchedules(options?: { signal?: AbortSignal; log?: SchedulerLog }): Promise<RunDueReport>;
+  /** Runs schedules as they come due until `signal` aborts; a running backup finishes or is aborted cleanly. */
+  runDaemon(signal: AbortSignal, options?: { log?: SchedulerLog; pollMs?: number; graceMs?: number }): Promise<void>;
 }

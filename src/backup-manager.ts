@@ -20,12 +20,31 @@ import { readIndex } from './metadata/store.js';
 import { inventory, type ServiceSummary } from './platform/inventory.js';
 import { loadPlatform, type LocatePlatformOptions } from './platform/load.js';
 import type { Platform } from './platform/types.js';
-import { backupLayout, type BackupLayout } from './repository/layout.js';
+import { backupLayout, ensureLayout, type BackupLayout } from './repository/layout.js';
 import { describeLooseMode, findLooseModes } from './repository/modes.js';
 import { LocalStorage } from './storage/local.js';
 import type { ArchiveStorage } from './storage/storage.js';
 import { verifyBackup, type VerifyReport } from './verify/verify.js';
 import { restoreBackup, type RestoreOptions, type RestoreResult } from './restore/restore.js';
+import { checkNewSchedule, scheduledBackupRunner } from './backup/scheduled.js';
+import { applyRetention } from './maintenance/cleanup.js';
+import {
+  addSchedule,
+  listSchedules,
+  removeSchedule,
+  runDaemon,
+  runDue,
+  runNow,
+  scheduleFiles,
+  type AddedSchedule,
+  type NewSchedule,
+  type RunDueReport,
+  type RunOutcome,
+  type Schedule,
+  type SchedulerLog,
+  type SchedulerOptions,
+  type ScheduleView,
+} from './schedule/index.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -139,6 +158,48 @@ export class BackupManager implements BackupInterface {
 
   restore(options: RestoreOptions): Promise<RestoreResult> {
     return restoreBackup(this.platform, this.storage, options);
+  }
+
+  /** What the scheduler needs: where schedules live, how a scheduled backup runs, and its retention. */
+  #scheduler(log?: SchedulerLog): SchedulerOptions {
+    return {
+      files: scheduleFiles(this.layout),
+      runBackup: scheduledBackupRunner(this.platform),
+      applyRetention: async (schedule, { signal }) => {
+        const result = await applyRetention(this, { scheduleId: schedule.id, ...(schedule.retention && { policy: schedule.retention }), signal });
+        return { removed: result.removed };
+      },
+      ...(log && { log }),
+    };
+  }
+
+  async addSchedule(input: NewSchedule): Promise<AddedSchedule> {
+    await checkNewSchedule(this.platform, input);
+    await ensureLayout(this.layout);
+    return addSchedule(scheduleFiles(this.layout), input);
+  }
+
+  listSchedules(): Promise<ScheduleView[]> {
+    return listSchedules(scheduleFiles(this.layout));
+  }
+
+  deleteSchedule(id: string): Promise<Schedule> {
+    return removeSchedule(scheduleFiles(this.layout), id);
+  }
+
+  runSchedule(id: string, options: { signal?: AbortSignal } = {}): Promise<RunOutcome> {
+    return runNow(this.#scheduler(), id, options);
+  }
+
+  runDueSchedules(options: { signal?: AbortSignal; log?: SchedulerLog } = {}): Promise<RunDueReport> {
+    return runDue(this.#scheduler(options.log), { ...(options.signal && { signal: options.signal }) });
+  }
+
+  runDaemon(signal: AbortSignal, options: { log?: SchedulerLog; pollMs?: number; graceMs?: number } = {}): Promise<void> {
+    return runDaemon(
+      { ...this.#scheduler(options.log), ...(options.pollMs !== undefined && { pollMs: options.pollMs }), ...(options.graceMs !== undefined && { graceMs: options.graceMs }) },
+      signal,
+    );
   }
 }
 

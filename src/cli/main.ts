@@ -2,7 +2,7 @@
  * The `mcp` command line: a thin shell over the library. It parses arguments, calls one library function, prints
  * the result, and maps errors to exit codes here and only here.
  */
-import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import { Command, CommanderError, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { isBackupError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { CliContext, type CliIo } from './context.js';
@@ -12,11 +12,12 @@ import { registerList } from './commands/list.js';
 import { registerServices } from './commands/services.js';
 import { registerShow } from './commands/show.js';
 import { registerVerify } from './commands/verify.js';
+import { registerSchedule } from './commands/schedule.js';
+import { registerDaemon } from './commands/daemon.js';
 import { registerRestore } from './commands/restore.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerDelete } from './commands/delete.js';
 import { registerIndex } from './commands/index.js';
-import { registerRestore } from './commands/restore.js';
 
 function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   const program = new Command('mcp').description('MCP platform tools').version(TOOL_VERSION, '--version');
@@ -35,13 +36,15 @@ function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   registerList(sub, ctx);
   registerShow(sub, ctx);
   registerVerify(sub, ctx);
+  registerSchedule(sub, ctx);
+  registerDaemon(sub, ctx);
   registerRestore(sub, ctx);
   registerCleanup(sub, ctx);
   registerDelete(sub, ctx);
   registerIndex(sub, ctx);
-  registerRestore(sub, ctx);
 
-  for (const command of [program, backup, ...backup.commands]) {
+  const all = (c: CommandUnknownOpts): CommandUnknownOpts[] => [c, ...c.commands.flatMap(all)];
+  for (const command of all(program)) {
     command.exitOverride();
     command.showSuggestionAfterError(true);
     command.configureOutput({
