@@ -429,6 +429,16 @@ async function main(): Promise<void> {
     restic: which('restic') ? versionOf('restic', ['version']) : null,
     borg: which('borg') ? versionOf('borg', ['--version']) : null,
   };
+  // Which code was measured: the commit, and whether src/ or bin/ had uncommitted changes.
+  let code: { commit: string | null; dirty: boolean | null } = { commit: null, dirty: null };
+  try {
+    code = {
+      commit: sh('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']).trim(),
+      dirty: sh('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'bin', 'package.json']).trim() !== '',
+    };
+  } catch {
+    // not a git checkout
+  }
   if (machine.tar === null || !/GNU tar/.test(machine.tar)) progress(`warning: GNU tar not found (tar --version: ${machine.tar ?? 'none'})`);
 
   // Dataset, cached; then a fresh working copy (the benchmark changes it).
@@ -450,7 +460,9 @@ async function main(): Promise<void> {
   }
   const P = join(work, 'platform');
   progress('copying the dataset into the work folder');
-  sh('cp', ['-a', dataset.dir, P]);
+  // Only services/: whatever else is in the cache (someone may have run the tool on it) stays out.
+  mkdirSync(P);
+  sh('cp', ['-a', join(dataset.dir, 'services'), join(P, 'services')]);
   const scratch = join(work, 'scratch');
   const tarDir = join(work, 'tar');
   const restoreDir = opts.restoreDir !== null ? mkdtempSync(join(opts.restoreDir, 'mcp-bench-restore-')) : join(work, 'restore');
@@ -884,7 +896,7 @@ async function main(): Promise<void> {
   const d = dataset.stats;
   const lines = [
     '',
-    `mcp backup benchmark, ${new Date().toISOString()}`,
+    `mcp backup benchmark, ${new Date(started).toISOString()}, code ${code.commit ?? 'unknown'}${code.dirty ? ' (with uncommitted changes)' : ''}`,
     `cores: ${cores} (${machine.cpu}), memory ${Math.round(machine.memoryMiB / 1024)} GiB, node ${machine.node}, ${machine.tar ?? 'no tar'}, ${machine.gzip ?? 'no gzip'}`,
     `dataset: ${opts.size} (seed ${opts.seed}): ${d.files.toLocaleString('en-US')} files, ${d.dirs.toLocaleString('en-US')} folders, ` +
       `${d.symlinks} symlinks, ${mib(d.bytes)}${dataset.reused ? ' (cached)' : ''}`,
@@ -903,6 +915,7 @@ async function main(): Promise<void> {
     schema: 1,
     date: new Date(started).toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 1000),
+    code,
     machine,
     dataset: { size: opts.size, seed: opts.seed, generatorVersion: GENERATOR_VERSION, reused: dataset.reused, ...d },
     settings: {
