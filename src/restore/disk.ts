@@ -17,6 +17,7 @@ import ignore, { type Ignore } from 'ignore';
 import type { BackupState } from '../archive/state.js';
 import { ioError } from '../errors.js';
 import type { RestoreRoot } from './roots.js';
+import { SCRATCH_PREFIX } from './swap.js';
 
 export type DiskType = 'file' | 'dir' | 'symlink' | 'special';
 
@@ -115,6 +116,7 @@ export function scanDestination(root: RestoreRoot, state: BackupState): Destinat
     }
     for (const raw of names) {
       const name = decode(raw);
+      if (name?.startsWith(SCRATCH_PREFIX)) continue; // A restore's own staging folder (a mount point's contents).
       if (name === undefined) {
         // Not addressable as a string; it can only be kept (in a restored folder) or go with its folder.
         if (dir.inState) result.kept.push({ parent: parentPath, name: raw, reason: 'undecodable' });

@@ -19,8 +19,9 @@ import { acquireLease, type HeldLock } from '../lock/lock.js';
 import type { BackupLayout } from '../repository/layout.js';
 import type { RestoreRoot } from './roots.js';
 import { isInside } from './safety.js';
-import { SCRATCH_PREFIX, saveJournal, type Journal, type SwapPath } from './swap.js';
-import { carryOver, removeTree } from './tree-ops.js';
+import type { BackupState } from '../archive/state.js';
+import { SCRATCH_PREFIX, metaOf, saveJournal, type FolderFix, type Journal, type SwapPath } from './swap.js';
+import { carryOver, pathExists, removeTree } from './tree-ops.js';
 
 export const WORKSPACE_PREFIX = 'restore-';
 
@@ -58,8 +59,10 @@ export interface PathLocation {
   staged: string;
   /** Where the live path is set aside during the swap. */
   aside: string;
-  /** The sibling staging folder, when the path is staged next to its live path. */
+  /** The sibling staging folder, when the path is staged next to its live path (or inside it). */
   sibling?: string;
+  /** The path is a mount point: staged inside it, its children swapped one by one. */
+  contents?: boolean;
 }
 
 /** The device of `p`, or of its nearest existing ancestor (a parent folder may be missing: a lost disk, a target). */
@@ -86,25 +89,91 @@ function makeParent(live: string, toTarget: boolean): void {
   }
 }
 
+/** Whether `p` is a mount point: its own device, or listed in /proc/self/mountinfo (a bind mount shares one). */
+export function isMountPoint(p: string): boolean {
+  let real: string;
+  try {
+    real = fs.realpathSync(p);
+  } catch {
+    return false;
+  }
+  if (real === path.parse(real).root) return true;
+  if (fs.statSync(real).dev !== fs.statSync(path.dirname(real)).dev) return true;
+  try {
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const mountPoint = line.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+      if (mountPoint === real) return true;
+    }
+  } catch {
+    // No /proc: the device check above is all there is.
+  }
+  return false;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Chooses a staging place for each root without touching anything live: the workspace when it is on the same
- * device as the root's parent, else a sibling folder (recorded in the journal before it is created).
+ * device as the root's parent, else a sibling folder; and for a root that is a mount point (which cannot be renamed),
+ * a scratch folder inside it, its children being swapped one by one. Every path created outside temp/ is recorded
+ * in the journal first, with the mtime of the folder it is created in.
  */
-export async function placeStaging(workspace: string, journal: Journal, roots: readonly RestoreRoot[], toTarget: boolean): Promise<PathLocation[]> {
+export async function placeStaging(
+  workspace: string,
+  journal: Journal,
+  roots: readonly RestoreRoot[],
+  state: BackupState,
+  toTarget: boolean,
+): Promise<PathLocation[]> {
   const here = fs.statSync(workspace).dev;
-  const far = roots.map((root) => deviceOf(path.dirname(root.destination)) !== here);
-  roots.forEach((root, i) => {
-    if (far[i]) journal.scratch.push(siblingOf(workspace, root.destination, i));
+  const tag = `${SCRATCH_PREFIX}${path.basename(workspace)}`;
+  const decisions = roots.map((root, i) => {
+    const live = root.destination;
+    if (pathExists(live) && isMountPoint(live)) {
+      if (!isDirectory(live) || state.get(root.archiveRoot)?.type !== 'dir') {
+        throw new BackupError('USAGE', `${live} is a mount point and ${isDirectory(live) ? 'the backup holds no folder there' : 'not a folder'}: restore it with --target DIR and copy it back by hand`, {
+          destination: live,
+        });
+      }
+      return { kind: 'contents' as const, scratch: path.join(live, `${tag}-${i}`), folder: live };
+    }
+    if (deviceOf(path.dirname(live)) !== here) return { kind: 'sibling' as const, scratch: siblingOf(workspace, live, i), folder: path.dirname(live) };
+    return { kind: 'workspace' as const };
+  });
+  decisions.forEach((d, i) => {
+    if (d.kind === 'workspace') return;
+    journal.scratch.push(d.scratch);
+    if (isDirectory(d.folder)) journal.touched.push({ path: d.folder, group: roots[i]!.service, mtimeMs: fs.lstatSync(d.folder).mtimeMs });
   });
   await saveJournal(workspace, journal);
   for (const dir of ['new', 'old']) fs.mkdirSync(path.join(workspace, dir), { mode: 0o700 });
   return roots.map((root, i) => {
-    if (!far[i]) return { staged: path.join(workspace, 'new', `r${i}`), aside: path.join(workspace, 'old', `r${i}`) };
-    const sibling = siblingOf(workspace, root.destination, i);
-    makeParent(root.destination, toTarget);
-    fs.mkdirSync(sibling, { mode: 0o700 });
-    return { staged: path.join(sibling, 'new'), aside: path.join(sibling, 'old'), sibling };
+    const d = decisions[i]!;
+    if (d.kind === 'workspace') return { staged: path.join(workspace, 'new', `r${i}`), aside: path.join(workspace, 'old', `r${i}`) };
+    if (d.kind === 'sibling') makeParent(root.destination, toTarget);
+    fs.mkdirSync(d.scratch, { mode: 0o700 });
+    return { staged: path.join(d.scratch, 'new'), aside: path.join(d.scratch, 'old'), sibling: d.scratch, ...(d.kind === 'contents' && { contents: true }) };
   });
+}
+
+/**
+ * For a root swapped by its children (a mount point): one swap path per child of the live or the staged folder,
+ * and the folder's own metadata before and after.
+ */
+export function expandContents(p: SwapPath): { paths: SwapPath[]; folder: FolderFix } {
+  const names = new Set([...fs.readdirSync(p.live), ...fs.readdirSync(p.staged)].filter((n) => !n.startsWith(SCRATCH_PREFIX)));
+  fs.mkdirSync(p.aside, { mode: 0o700 });
+  const staged = metaOf(p.staged);
+  return {
+    paths: [...names].sort().map((n) => ({ live: path.join(p.live, n), staged: path.join(p.staged, n), aside: path.join(p.aside, n) })),
+    folder: { path: p.live, before: metaOf(p.live), after: p.final ? { ...staged, mode: p.final.mode, mtimeMs: p.final.mtimeMs } : staged },
+  };
 }
 
 function probeRename(from: string, to: string): boolean {

@@ -38,12 +38,12 @@ import { backupLayout, ensureLayout, type BackupLayout } from '../repository/lay
 import { sweepTemp } from '../repository/workspace.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import { scanDestination } from './disk.js';
-import { makeSwappable, openRestoreWorkspace, placeStaging, WORKSPACE_PREFIX, type RestoreWorkspace } from './locations.js';
+import { expandContents, makeSwappable, openRestoreWorkspace, placeStaging, WORKSPACE_PREFIX, type RestoreWorkspace } from './locations.js';
 import { planRestore, type RestorePlan, type ServicePlan } from './plan.js';
 import { PLATFORM_SERVICE, selectRoots, type SelectedRoots } from './roots.js';
 import { checkManifestEntries, checkManifestRoots, checkState } from './safety.js';
 import { carryKept, stageRoots, type ChainMember } from './stage.js';
-import { newJournal, readJournal, saveJournal, settleJournal, swapGroup, type SwapGroup, type SwapPath } from './swap.js';
+import { newJournal, readJournal, saveJournal, SCRATCH_PREFIX, settleJournal, swapGroup, type SwapGroup, type SwapPath } from './swap.js';
 import { flushFilesystems, pathExists } from './tree-ops.js';
 
 export interface RestoreOptions extends OperationObserver {
@@ -256,7 +256,8 @@ async function takeSafetyBackup(platform: Platform, prepared: Prepared, options:
     const paths = selected.roots
       .filter((r) => r.service === name && pathExists(r.destination))
       .map((r) => ({ part: r.part as Part, declared: r.source, absolute: r.destination, archiveRoot: r.archiveRoot }));
-    if (paths.length > 0) services.push({ name, paths, exclude: current?.exclude ?? [], hooks: current?.hooks ?? {} });
+    // A mount point being restored holds the restore's own staging folder: not part of what is saved.
+    if (paths.length > 0) services.push({ name, paths, exclude: [...(current?.exclude ?? []), `/${SCRATCH_PREFIX}*`], hooks: current?.hooks ?? {} });
   }
   const platformRoot = selected.roots.find((r) => r.service === PLATFORM_SERVICE);
   const configFile = platformRoot && pathExists(platformRoot.destination) ? platformRoot.destination : undefined;
@@ -335,7 +336,7 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
     // Stage everything, checking every archive and file, before anything live is touched.
     workspace = await openRestoreWorkspace(layout);
     const journal = newJournal(prepared.record.id);
-    const locations = await placeStaging(workspace.dir, journal, selected.roots, options.target !== undefined);
+    const locations = await placeStaging(workspace.dir, journal, selected.roots, prepared.state, options.target !== undefined);
     const groups = new Map<string, SwapGroup>();
     const swapPaths: SwapPath[] = selected.roots.map((root, i) => ({ live: root.destination, staged: locations[i]!.staged, aside: locations[i]!.aside }));
     selected.roots.forEach((root, i) => {
@@ -401,6 +402,13 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
               options.onWarning?.(`${root.destination} is on another mount than ${layout.temp}: its restored files were copied beside it to be swapped in`);
             }
             if (pathExists(root.destination)) carryKept(root, swapPaths[i]!.staged, prepared.state, asRoot);
+            if (locations[i]!.contents) {
+              // A mount point: its children are swapped, not the folder itself.
+              const group = groups.get(name)!;
+              const { paths, folder } = expandContents(swapPaths[i]!);
+              group.paths.splice(group.paths.indexOf(swapPaths[i]!), 1, ...paths);
+              (group.folders ??= []).push(folder);
+            }
           }
           await swapGroup(workspace.dir, journal, groups.get(name)!, { asRoot, onStep: (step) => options.onStep?.(step) });
           outcome = outcomeOf(servicePlan, 'restored');

@@ -46,10 +46,36 @@ export interface SwapPath {
 
 export type GroupStatus = 'staged' | 'swapping' | 'swapped' | 'done';
 
+/** Owner, mode and mtime of a folder. */
+export interface FolderMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+}
+
+/**
+ * A folder whose children are swapped one by one instead of the folder itself (a mount point cannot be renamed):
+ * its own metadata as it was, put back on rollback, and as the backup recorded it, set once the group is swapped.
+ */
+export interface FolderFix {
+  path: string;
+  before: FolderMeta;
+  after: FolderMeta;
+}
+
 export interface SwapGroup {
   name: string;
   status: GroupStatus;
   paths: SwapPath[];
+  folders?: FolderFix[];
+}
+
+/** A folder outside the restored paths in which the restore created scratch paths: its mtime is put back. */
+export interface TouchedFolder {
+  path: string;
+  group: string;
+  mtimeMs: number;
 }
 
 export interface Journal {
@@ -59,11 +85,13 @@ export interface Journal {
   pid: number;
   /** Paths created outside temp/ (sibling staging folders, probes), removed when the journal is settled. */
   scratch: string[];
+  /** Folders those scratch paths were created in. */
+  touched: TouchedFolder[];
   groups: SwapGroup[];
 }
 
 export function newJournal(backupId: string): Journal {
-  return { format: JOURNAL_FORMAT, version: 1, backupId, pid: process.pid, scratch: [], groups: [] };
+  return { format: JOURNAL_FORMAT, version: 1, backupId, pid: process.pid, scratch: [], touched: [], groups: [] };
 }
 
 export async function saveJournal(workspace: string, journal: Journal): Promise<void> {
@@ -107,7 +135,8 @@ export interface SwapHooks {
 export async function swapGroup(workspace: string, journal: Journal, group: SwapGroup, hooks: SwapHooks): Promise<void> {
   for (const p of group.paths) {
     p.existed = pathExists(p.live);
-    p.method = p.existed && !isDir(p.live) && !isDir(p.staged) ? 'replace' : 'exchange';
+    // `replace` needs something to replace with; a path absent from the new tree is only moved aside.
+    p.method = p.existed && pathExists(p.staged) && !isDir(p.live) && !isDir(p.staged) ? 'replace' : 'exchange';
   }
   group.status = 'swapping';
   await saveJournal(workspace, journal);
@@ -116,6 +145,7 @@ export async function swapGroup(workspace: string, journal: Journal, group: Swap
       await swapPath(workspace, journal, p, hooks);
       await hooks.onStep?.(`swapped-path:${group.name}:${i}`);
     }
+    for (const folder of group.folders ?? []) applyMeta(folder.path, folder.after);
     group.status = 'swapped';
     await saveJournal(workspace, journal);
   } catch (error) {
@@ -160,9 +190,23 @@ async function swapPath(workspace: string, journal: Journal, p: SwapPath, hooks:
   }
   await syncParents(p.live, p.aside);
   await hooks.onStep?.(`aside:${path.basename(p.live)}`);
-  fs.renameSync(p.staged, p.live);
-  await syncParents(p.live, p.staged);
-  applyFinal(p);
+  if (pathExists(p.staged)) {
+    fs.renameSync(p.staged, p.live);
+    await syncParents(p.live, p.staged);
+    applyFinal(p);
+  }
+}
+
+/** Sets a folder's owner (as root), mode and mtime. */
+export function applyMeta(p: string, meta: FolderMeta): void {
+  if (process.getuid?.() === 0) fs.chownSync(p, meta.uid, meta.gid);
+  fs.chmodSync(p, meta.mode);
+  fs.utimesSync(p, new Date(), meta.mtimeMs / 1000);
+}
+
+export function metaOf(p: string): FolderMeta {
+  const stat = fs.lstatSync(p);
+  return { mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtimeMs: stat.mtimeMs };
 }
 
 function applyFinal(p: SwapPath): void {
@@ -173,6 +217,11 @@ function applyFinal(p: SwapPath): void {
 
 /** Puts each path of the group back as it was before the swap began. Idempotent. */
 export function rollBack(group: SwapGroup): void {
+  rollBackPaths(group);
+  for (const folder of group.folders ?? []) if (pathExists(folder.path)) applyMeta(folder.path, folder.before);
+}
+
+function rollBackPaths(group: SwapGroup): void {
   for (const p of [...group.paths].reverse()) {
     if (p.existed === undefined) continue; // The group never started.
     const aside = pathExists(p.aside);
@@ -205,16 +254,32 @@ export function rollForward(group: SwapGroup): void {
     if (group.status === 'swapped') applyFinal(p);
     removeTree(p.aside);
   }
+  for (const folder of group.folders ?? []) applyMeta(folder.path, folder.after);
 }
 
 /** Brings every group of a journal to a settled state, then removes the scratch paths outside temp/. */
 export function settleJournal(journal: Journal): void {
+  const restored = new Set<string>();
   for (const group of journal.groups) {
     if (group.status === 'swapping') rollBack(group);
-    else if (group.status === 'swapped' || group.status === 'done') rollForward(group);
+    else if (group.status === 'swapped' || group.status === 'done') {
+      rollForward(group);
+      restored.add(group.name);
+    }
   }
   for (const scratch of journal.scratch) {
     if (path.basename(scratch).startsWith(SCRATCH_PREFIX)) removeTree(scratch);
+  }
+  // Removing scratch paths changed the mtime of the folders they were in: put back what each should be.
+  for (const group of journal.groups) {
+    for (const folder of group.folders ?? []) {
+      if (pathExists(folder.path)) applyMeta(folder.path, restored.has(group.name) ? folder.after : folder.before);
+    }
+  }
+  // The mtime a folder had before any scratch path was created in it (a folder fix's `before` may be later).
+  for (const folder of journal.touched ?? []) {
+    if (restored.has(folder.group) || !isDir(folder.path)) continue;
+    fs.utimesSync(folder.path, fs.lstatSync(folder.path).atime, folder.mtimeMs / 1000);
   }
 }
 
