@@ -35,9 +35,9 @@ describe('ParallelGzip', () => {
     }
   });
 
-  it('stays within 3% of single-stream gzip on text, and stores random data instead of deflating it', async () => {
+  it('stays within 1% of single-stream gzip on text, and stores random data instead of deflating it', async () => {
     const gz = await compress(text, 64 * 1024);
-    expect(gz.length).toBeLessThan(gzipSync(text, { level: 6 }).length * 1.03);
+    expect(gz.length).toBeLessThan(gzipSync(text, { level: 6 }).length * 1.01);
     const stored = await compress(random, 64 * 1024);
     expect(stored.length).toBeLessThan(random.length * 1.001);
   });
