@@ -14,7 +14,7 @@ export interface StateEntry extends ManifestEntry {
 /** Path -> entry, in archive order (folders before their contents). */
 export type BackupState = Map<string, StateEntry>;
 
-/** Folds manifests, base first, into the state at the last one's time. */
+/** Folds manifests, base first, into the state at the last one's time. The manifests are consumed: their entries become the state's (with `storedIn` filled in). */
 export function foldChain(manifests: readonly Manifest[]): BackupState {
   const state: BackupState = new Map();
   manifests.forEach((manifest, i) => {
@@ -28,7 +28,10 @@ export function foldChain(manifests: readonly Manifest[]): BackupState {
     for (const entry of manifest.entries) {
       // A changed path keeps its place in the map; a new one goes to the end, after its folder, which an earlier
       // manifest or this one (in archive order) put in already: folders still come before their contents.
-      state.set(entry.path, { ...entry, storedIn: entry.storedIn ?? manifest.id });
+      // The manifests are the fold's own copies: completing their entries in place saves a copy of each.
+      const stateEntry = entry as StateEntry;
+      stateEntry.storedIn ??= manifest.id;
+      state.set(entry.path, stateEntry);
     }
   });
   return state;

@@ -43,15 +43,17 @@ export function diffAgainstState(
   contentChanged?: (previous: StateEntry, current: ScannedEntry) => boolean,
 ): ChangeSet {
   const changed: ScannedEntry[] = [];
-  const present = new Set<string>();
+  // Objects, not path strings, mark what is still present: hashing 100k long paths twice showed in profiles.
+  const present = new Set<StateEntry>();
   let unchanged = 0;
   for (const entry of scanned) {
-    present.add(entry.path);
     const before = previous.get(entry.path);
+    if (before) present.add(before);
     const reason = entryChange(before, entry);
     if (reason !== undefined || (before && entry.type === 'file' && contentChanged?.(before, entry))) changed.push(entry);
     else unchanged++;
   }
-  const deleted = [...previous.keys()].filter((p) => !present.has(p));
+  const deleted: string[] = [];
+  for (const [path, entry] of previous) if (!present.has(entry)) deleted.push(path);
   return { changed, deleted, unchanged };
 }

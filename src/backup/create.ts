@@ -270,11 +270,11 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     if (base) {
       const scanned = groups.flatMap((g) => g.entries);
       const changes = diffAgainstState(base.state, scanned, options.verifyContent ? contentDiffers : undefined);
-      const changedPaths = new Set(changes.changed.map((e) => e.path));
-      for (const group of groups) group.entries = group.entries.filter((e) => changedPaths.has(e.path));
+      const changed = new Set(changes.changed);
+      for (const group of groups) group.entries = group.entries.filter((e) => changed.has(e));
       deleted = changes.deleted;
       for (const entry of scanned) {
-        if (changedPaths.has(entry.path)) continue;
+        if (changed.has(entry)) continue;
         unchanged.entries++;
         if (entry.type === 'file') {
           unchanged.files++;

@@ -78,13 +78,20 @@ function toEntry(archivePath: string, absolute: string, stat: fs.Stats, type: En
   return entry;
 }
 
-function readable(absolute: string): boolean {
-  try {
-    fs.accessSync(absolute, fs.constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
+const euid = process.geteuid?.() ?? -1;
+const groups = new Set(process.getgroups?.() ?? []);
+if (process.getegid) groups.add(process.getegid());
+
+/**
+ * Whether this process may read a file, from its mode bits and owner: the same answer access(2) gives without ACLs,
+ * at no syscall per file (70k access() calls cost a tenth of a no-change incremental). A file that still cannot be
+ * opened is reported by the packer.
+ */
+function readable(stat: fs.Stats): boolean {
+  if (euid === 0 || euid === -1) return true;
+  if (stat.uid === euid) return (stat.mode & 0o400) !== 0;
+  if (groups.has(stat.gid)) return (stat.mode & 0o040) !== 0;
+  return (stat.mode & 0o004) !== 0;
 }
 
 /** True when a name read from disk does not survive the trip through a JS string (it is not valid UTF-8). */
@@ -140,7 +147,7 @@ export function scanRoots(roots: readonly ScanRoot[], options: ScanOptions): Sca
           continue;
         }
         if (rules?.ignores(type === 'dir' ? `${relative}/` : relative)) continue;
-        if (type === 'file' && !readable(absolute)) {
+        if (type === 'file' && !readable(stat)) {
           // Found now rather than when packing, so a backup that will fail is refused before it writes anything.
           problems.push({ kind: 'unreadable', absolute, reason: 'permission denied' });
           continue;
