@@ -25,7 +25,7 @@ import { foldChain, type BackupState } from '../archive/state.js';
 import { chainOf } from '../backup-manager.js';
 import { createBackup } from '../backup/create.js';
 import { resolveEncryption } from '../backup/encryption.js';
-import { keyRequired, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
+import { keyRequired, recipientOf, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
 import type { OperationObserver } from '../backup/progress.js';
 import { BackupError, isBackupError } from '../errors.js';
 import { runHook } from '../hooks/run-hook.js';
@@ -61,7 +61,8 @@ export interface RestoreOptions extends OperationObserver {
    *  manifests when it has them. */
   key?: DecryptionKey;
   /** In place, back up what will be replaced first. Default true. The safety backup is encrypted to platform.yaml's
-   *  recipients when it names some, else with the passphrase of `key` when the restored backup used one. */
+   *  recipients when it names some, else like the restored backup: with the passphrase of `key`, or to the public
+   *  keys of its identities. */
   safetyBackup?: boolean;
   /** Asked with the plan before anything is written; false cancels. The library never prompts by itself. */
   confirm?: (plan: RestorePlan) => Promise<boolean>;
@@ -151,7 +152,8 @@ async function acquireRestoreLock(layout: BackupLayout): Promise<HeldLock> {
   }
 }
 
-async function prepare(platform: Platform, storage: ArchiveStorage, layout: BackupLayout, options: RestoreOptions, asRoot: boolean): Promise<Prepared> {
+/** The backup and its chain, base first; refuses a broken chain, and an encrypted one without a key (but to plan). */
+async function resolveChain(layout: BackupLayout, options: RestoreOptions): Promise<{ record: BackupRecord; chainRecords: BackupRecord[] }> {
   const records = (await readIndex(layout)).backups;
   const record = resolveBackupId(records, options.id);
   const chainRecords = chainOf(records, record);
@@ -165,6 +167,11 @@ async function prepare(platform: Platform, storage: ArchiveStorage, layout: Back
   }
   const encrypted = chainRecords.find((r) => r.encryption.mode !== 'none');
   if (encrypted && !options.key && !options.dryRun) throw keyRequired(encrypted.encryption.mode as 'recipients' | 'passphrase', `backup ${encrypted.id}`);
+  return { record, chainRecords };
+}
+
+async function prepare(platform: Platform, storage: ArchiveStorage, layout: BackupLayout, options: RestoreOptions, asRoot: boolean): Promise<Prepared> {
+  const { record, chainRecords } = await resolveChain(layout, options);
   const cache = new ManifestCache(platform.root);
   const manifests: Manifest[] = [];
   for (const r of chainRecords) {
@@ -263,10 +270,7 @@ async function takeSafetyBackup(platform: Platform, prepared: Prepared, options:
   const configFile = platformRoot && pathExists(platformRoot.destination) ? platformRoot.destination : undefined;
   const whole = selected.platformConfig && record.parts.volumes;
   if (services.length === 0 && (!whole || !configFile)) return { skipped: 'none of the paths to restore exists now, so there is nothing to save' };
-  // As private as the backups of this platform: its recipients, else the passphrase the restored backup used.
-  let encryption: EncryptionKey | undefined = await resolveEncryption(platform, {});
-  const passphrase = options.key?.passphrase;
-  if (!encryption && record.encryption.mode === 'passphrase' && passphrase !== undefined) encryption = { mode: 'passphrase', passphrase };
+  const encryption = await safetyEncryption(platform, record, options.key);
   const { record: safety } = await createBackup(
     { ...platform, services, configFile },
     {
@@ -282,6 +286,27 @@ async function takeSafetyBackup(platform: Platform, prepared: Prepared, options:
     },
   );
   return { id: safety.id };
+}
+
+/**
+ * The safety backup holds the live data a restore replaces: it is kept as private as the backups of the platform.
+ * platform.yaml's recipients when it names some; else, when the restored backup is encrypted, the same way: with its
+ * passphrase, or to the public keys of the identities that opened it.
+ */
+async function safetyEncryption(platform: Platform, record: BackupRecord, key: DecryptionKey | undefined): Promise<EncryptionKey | undefined> {
+  const configured = await resolveEncryption(platform, {});
+  if (configured) return configured;
+  if (record.encryption.mode === 'passphrase' && key?.passphrase !== undefined) return { mode: 'passphrase', passphrase: key.passphrase };
+  if (record.encryption.mode === 'recipients' && key?.identities && key.identities.length > 0) {
+    const recipients: string[] = [];
+    for (const identity of key.identities) {
+      // Only X25519 identities have a public key to encrypt to; others (plugins) are skipped.
+      const recipient = await recipientOf(identity).catch(() => undefined);
+      if (recipient) recipients.push(recipient);
+    }
+    if (recipients.length > 0) return { mode: 'recipients', recipients: [...new Set(recipients)] };
+  }
+  return undefined;
 }
 
 function summarise(result: RestoreResult): void {
@@ -323,6 +348,8 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
     return empty(prepared.plan, { dryRun: true, ...(pending.length > 0 && { pendingRecovery: pending }) });
   }
 
+  // What can be refused from the index alone is refused before anything is written (even the lock).
+  await resolveChain(layout, options);
   await ensureLayout(layout);
   const lock = await acquireRestoreLock(layout);
   let workspace: RestoreWorkspace | undefined;

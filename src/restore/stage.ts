@@ -180,7 +180,10 @@ export async function stageRoots(
       report();
     };
     try {
-      const read = await readArchive(storage, record, onEntry, { ...(options.signal && { signal: options.signal }) });
+      const read = await readArchive(storage, record, onEntry, {
+        ...(options.signal && { signal: options.signal }),
+        ...(options.key && { key: options.key }),
+      });
       if (read.sha256 !== record.sha256) throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index`, { id: record.id });
       if (read.manifest && read.manifest.id !== record.id) throw integrity(`archive ${record.archive} holds backup ${read.manifest.id}, not ${record.id}`, { id: record.id });
     } catch (error) {
