@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import tarStream from 'tar-stream';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mcpOn } from './helpers/cli.js';
 import { exactSnapshot, listAll } from './helpers/exact-tree.js';
 import { backup } from './helpers/restore-fixtures.js';
@@ -88,6 +88,8 @@ describe('hostile archives', () => {
       return e.type === 'dir' ? { name: e.path, type: 'directory' as const } : { name: e.path, content: fs.readFileSync(onDisk, 'utf8') };
     });
   });
+
+  afterEach(() => fs.rmSync(base, { recursive: true, force: true }));
 
   /** Replaces the backup's archive and manifest copy with crafted ones, and its record's checksums to match. */
   async function plant(entries: readonly TarEntry[], changes: Partial<Manifest>): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, json, mcpOn, type CliRun } from './helpers/cli.js';
@@ -24,7 +25,7 @@ function change(docs: string): void {
   fs.chmodSync(path.join(docs, 'notes'), 0o700);
 }
 
-const canUseShm = fs.existsSync('/dev/shm') && fs.statSync('/dev/shm').dev !== fs.statSync(tempDir()).dev;
+const canUseShm = fs.existsSync('/dev/shm') && fs.statSync('/dev/shm').dev !== fs.statSync(os.tmpdir()).dev;
 
 describe.skipIf(!canUseShm)('a volume on another filesystem (tmpfs)', () => {
   let root: string;
