@@ -1,14 +1,15 @@
 /**
  * Restoring a backup. The algorithm, in the order nothing-is-changed-until-everything-is-checked requires:
  *
- *   load the index, the backup's chain (base full -> incrementals) and each manifest (checksummed copies)
- *   fold the manifests into the state; refuse unsafe paths, roots, parents and links (safety.ts)
+ *   load the index, the backup's chain (base full -> incrementals) and each manifest (checksummed copies);
+ *   fold the manifests into the state; refuse unsafe paths, roots, parents and links (safety.ts);
  *   map the chosen roots to disk (roots.ts); scan what is there, metadata only (disk.ts); plan (plan.ts)
+ *     -- all of this read-only, in prepare.ts
  *   --dry-run: return the plan; nothing was written, not even temp/ or a lock
- *   take the restore lock; settle any interrupted restore (swap.ts); ask `confirm` with the plan
+ *   take the restore lock; settle any interrupted restore (recovery.ts, swap.ts); ask `confirm` with the plan
  *   stage every root in temp/ (or beside it, on another filesystem: locations.ts), streaming each archive once and
  *     checking every file's SHA-256 and every archive's (stage.ts); flush the staged data to disk
- *   in place: a safety backup of what exists now of the chosen paths (its id is in the result)
+ *   in place: a safety backup of what exists now of the chosen paths (safety-backup.ts; its id is in the result)
  *   per service: pre_restore hook -> carry kept paths in -> swap (journaled) -> post_restore hook (always)
  *   platform.yaml last; remove the workspace.
  *
@@ -16,34 +17,22 @@
  * rolled back and stops the restore. Either way the call ends with a BackupError that names what was restored
  * and what was not, with the result in its details.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { ManifestCache } from '../archive/manifest-cache.js';
-import { loadManifest } from '../archive/read.js';
-import type { Manifest } from '../archive/manifest.js';
-import { foldChain, type BackupState } from '../archive/state.js';
-import { chainOf } from '../backup-manager.js';
-import { createBackup } from '../backup/create.js';
-import { resolveEncryption } from '../backup/encryption.js';
-import { keyRequired, recipientOf, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
 import type { OperationObserver } from '../backup/progress.js';
+import type { DecryptionKey } from '../crypto/index.js';
 import { BackupError, isBackupError } from '../errors.js';
 import { runHook } from '../hooks/run-hook.js';
-import { acquireLease, isLeaseAlive, leaseOwnerPathOf, leasePathOf, type HeldLock } from '../lock/lock.js';
-import { resolveBackupId } from '../metadata/ids.js';
-import type { BackupRecord } from '../metadata/record.js';
-import { readIndex } from '../metadata/store.js';
-import type { Part, Platform, Service } from '../platform/types.js';
-import { backupLayout, ensureLayout, type BackupLayout } from '../repository/layout.js';
-import { sweepTemp } from '../repository/workspace.js';
+import type { Platform } from '../platform/types.js';
+import { backupLayout, ensureLayout } from '../repository/layout.js';
 import type { ArchiveStorage } from '../storage/storage.js';
-import { scanDestination } from './disk.js';
-import { expandContents, makeSwappable, openRestoreWorkspace, placeStaging, WORKSPACE_PREFIX, type RestoreWorkspace } from './locations.js';
-import { planRestore, type RestorePlan, type ServicePlan } from './plan.js';
-import { PLATFORM_SERVICE, selectRoots, type SelectedRoots } from './roots.js';
-import { checkManifestEntries, checkManifestRoots, checkState } from './safety.js';
-import { carryKept, stageRoots, type ChainMember } from './stage.js';
-import { newJournal, readJournal, saveJournal, SCRATCH_PREFIX, settleJournal, swapGroup, type SwapGroup, type SwapPath } from './swap.js';
+import { expandContents, makeSwappable, openRestoreWorkspace, placeStaging, type RestoreWorkspace } from './locations.js';
+import type { RestorePlan, ServicePlan } from './plan.js';
+import { prepare, resolveChain } from './prepare.js';
+import { acquireRestoreLock, interruptedRestores, recoverInterrupted } from './recovery.js';
+import { PLATFORM_SERVICE } from './roots.js';
+import { takeSafetyBackup } from './safety-backup.js';
+import { carryKept, stageRoots } from './stage.js';
+import { newJournal, readJournal, saveJournal, settleJournal, swapGroup, type SwapGroup, type SwapPath } from './swap.js';
 import { flushFilesystems, pathExists } from './tree-ops.js';
 
 export interface RestoreOptions extends OperationObserver {
@@ -112,133 +101,6 @@ export interface RestoreResult {
   pendingRecovery?: string[];
 }
 
-interface Prepared {
-  record: BackupRecord;
-  chain: ChainMember[];
-  state: BackupState;
-  selected: SelectedRoots;
-  plan: RestorePlan;
-}
-
-const RESTORE_LOCK = '.restore';
-const LOCK_WAIT_MS = 10_000;
-
-/**
- * One restore at a time per platform: a lease on `temp/.restore` (lock.ts), so a restore that was killed does not
- * block the next one (its lease is dead as soon as its process is gone), and any command's sweep of temp/ removes
- * a dead one.
- */
-async function acquireRestoreLock(layout: BackupLayout): Promise<HeldLock> {
-  const base = path.join(layout.temp, RESTORE_LOCK);
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    const held = await acquireLease(base);
-    if (held) return held;
-    if (!(await isLeaseAlive(base))) {
-      // Left by a killed restore: take it over.
-      await fs.promises.rm(leasePathOf(base), { recursive: true, force: true });
-      await fs.promises.rm(leaseOwnerPathOf(base), { force: true });
-      continue;
-    }
-    if (Date.now() >= deadline) {
-      const owner = await fs.promises.readFile(leaseOwnerPathOf(base), 'utf8').then((t) => JSON.parse(t) as { pid?: number }, () => ({ pid: undefined }));
-      throw new BackupError(
-        'LOCKED',
-        `another restore is running on this platform${owner.pid ? ` (process ${owner.pid})` : ''}: retry when it has finished`,
-        { lockPath: leasePathOf(base) },
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** The backup and its chain, base first; refuses a broken chain, and an encrypted one without a key (but to plan). */
-async function resolveChain(layout: BackupLayout, options: RestoreOptions): Promise<{ record: BackupRecord; chainRecords: BackupRecord[] }> {
-  const records = (await readIndex(layout)).backups;
-  const record = resolveBackupId(records, options.id);
-  const chainRecords = chainOf(records, record);
-  const base = chainRecords[0]!;
-  if (base.parent !== undefined || base.type === 'incremental') {
-    throw new BackupError(
-      'INTEGRITY',
-      `backup ${record.id} cannot be restored: its chain is broken (backup ${base.parent ?? base.id}'s base is missing from the index); restore an older complete backup instead`,
-      { id: record.id },
-    );
-  }
-  const encrypted = chainRecords.find((r) => r.encryption.mode !== 'none');
-  if (encrypted && !options.key && !options.dryRun) throw keyRequired(encrypted.encryption.mode as 'recipients' | 'passphrase', `backup ${encrypted.id}`);
-  return { record, chainRecords };
-}
-
-async function prepare(platform: Platform, storage: ArchiveStorage, layout: BackupLayout, options: RestoreOptions, asRoot: boolean): Promise<Prepared> {
-  const { record, chainRecords } = await resolveChain(layout, options);
-  const cache = new ManifestCache(platform.root);
-  const manifests: Manifest[] = [];
-  for (const r of chainRecords) {
-    // Without a key, a dry run can still plan from this host's plain copy of an encrypted backup's manifest.
-    const cached = r.encryption.mode !== 'none' && !options.key ? await cache.get(r.id) : undefined;
-    const manifest = cached ?? (await loadManifest(storage, r, options.key));
-    if (manifest.id !== r.id) throw new BackupError('INTEGRITY', `the manifest of backup ${r.id} belongs to backup ${manifest.id}`, { id: r.id });
-    checkManifestEntries(manifest, `backup ${r.id}`);
-    checkManifestRoots(manifest, `backup ${r.id}`);
-    manifests.push(manifest);
-  }
-  const state = foldChain(manifests);
-  const last = manifests[manifests.length - 1]!;
-  checkState(state, last.roots, `backup ${record.id}`);
-  const selected = selectRoots(last, platform, {
-    ...(options.services !== undefined && { services: options.services }),
-    ...(options.target !== undefined && { target: options.target }),
-  });
-  const scans = selected.roots.map((root) => scanDestination(root, state));
-  const plan = planRestore({
-    backupId: record.id,
-    chain: chainRecords.map((r) => r.id),
-    ...(options.target !== undefined && { target: options.target }),
-    roots: selected.roots,
-    state,
-    scans,
-    compareOwners: asRoot,
-  });
-  return { record, chain: chainRecords.map((r, i) => ({ record: r, manifest: manifests[i]! })), state, selected, plan };
-}
-
-/** Workspaces of restores whose process is gone and whose journal still has to be settled. */
-async function interruptedRestores(layout: BackupLayout): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await fs.promises.readdir(layout.temp);
-  } catch {
-    return [];
-  }
-  const found: string[] = [];
-  for (const name of names) {
-    if (!name.startsWith(WORKSPACE_PREFIX) || name.endsWith('.lease')) continue;
-    const dir = path.join(layout.temp, name);
-    if (!(await isLeaseAlive(dir)) && pathExists(path.join(dir, 'journal.json'))) found.push(dir);
-  }
-  return found;
-}
-
-/** Settles every interrupted restore, saying clearly which one could not be and why. */
-async function recoverInterrupted(layout: BackupLayout, onWarning?: (message: string) => void): Promise<void> {
-  for (const dir of await interruptedRestores(layout)) {
-    const journal = await readJournal(dir);
-    if (!journal) continue;
-    try {
-      settleJournal(journal);
-    } catch (error) {
-      throw new BackupError(
-        'IO',
-        `an interrupted restore of backup ${journal.backupId} left ${dir}, which could not be put in order: ${(error as Error).message}`,
-        { workspace: dir },
-      );
-    }
-    onWarning?.(`finished cleaning up an interrupted restore of backup ${journal.backupId}: every path it touched is either as it was or fully restored`);
-  }
-  await sweepTemp(layout);
-}
-
 function outcomeOf(plan: ServicePlan, status: ServiceStatus, error?: string): ServiceOutcome {
   return {
     service: plan.service,
@@ -252,61 +114,6 @@ function outcomeOf(plan: ServicePlan, status: ServiceStatus, error?: string): Se
     files: plan.files,
     bytes: plan.bytes,
   };
-}
-
-/** A backup of what exists now of the paths about to be replaced, through the ordinary create. */
-async function takeSafetyBackup(platform: Platform, prepared: Prepared, options: RestoreOptions): Promise<{ id?: string; skipped?: string }> {
-  const { selected, record } = prepared;
-  const services: Service[] = [];
-  for (const name of selected.services) {
-    const current = platform.services.find((s) => s.name === name);
-    const paths = selected.roots
-      .filter((r) => r.service === name && pathExists(r.destination))
-      .map((r) => ({ part: r.part as Part, declared: r.source, absolute: r.destination, archiveRoot: r.archiveRoot }));
-    // A mount point being restored holds the restore's own staging folder: not part of what is saved.
-    if (paths.length > 0) services.push({ name, paths, exclude: [...(current?.exclude ?? []), `/${SCRATCH_PREFIX}*`], hooks: current?.hooks ?? {} });
-  }
-  const platformRoot = selected.roots.find((r) => r.service === PLATFORM_SERVICE);
-  const configFile = platformRoot && pathExists(platformRoot.destination) ? platformRoot.destination : undefined;
-  const whole = selected.platformConfig && record.parts.volumes;
-  if (services.length === 0 && (!whole || !configFile)) return { skipped: 'none of the paths to restore exists now, so there is nothing to save' };
-  const encryption = await safetyEncryption(platform, record, options.key);
-  const { record: safety } = await createBackup(
-    { ...platform, services, configFile },
-    {
-      type: whole ? 'full' : 'service',
-      ...(!whole && { services: services.map((s) => s.name), volumes: record.parts.volumes }),
-      includeLogs: record.parts.logs,
-      description: `Safety backup before restoring ${record.id}`,
-      origin: { kind: 'safety', restoreOf: record.id },
-      ...(encryption && { encryption }),
-      onWarning: (message) => options.onWarning?.(message),
-      onProgress: (event) => options.onProgress?.(event),
-      ...(options.signal && { signal: options.signal }),
-    },
-  );
-  return { id: safety.id };
-}
-
-/**
- * The safety backup holds the live data a restore replaces: it is kept as private as the backups of the platform.
- * platform.yaml's recipients when it names some; else, when the restored backup is encrypted, the same way: with its
- * passphrase, or to the public keys of the identities that opened it.
- */
-async function safetyEncryption(platform: Platform, record: BackupRecord, key: DecryptionKey | undefined): Promise<EncryptionKey | undefined> {
-  const configured = await resolveEncryption(platform, {});
-  if (configured) return configured;
-  if (record.encryption.mode === 'passphrase' && key?.passphrase !== undefined) return { mode: 'passphrase', passphrase: key.passphrase };
-  if (record.encryption.mode === 'recipients' && key?.identities && key.identities.length > 0) {
-    const recipients: string[] = [];
-    for (const identity of key.identities) {
-      // Only X25519 identities have a public key to encrypt to; others (plugins) are skipped.
-      const recipient = await recipientOf(identity).catch(() => undefined);
-      if (recipient) recipients.push(recipient);
-    }
-    if (recipients.length > 0) return { mode: 'recipients', recipients: [...new Set(recipients)] };
-  }
-  return undefined;
 }
 
 function summarise(result: RestoreResult): void {
