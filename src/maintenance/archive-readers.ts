@@ -8,25 +8,30 @@
  *
  * A reader has two primitives; rebuild.ts decides which to use:
  * - `readCopy`: the manifest copy beside the archive (small, cheap), with the checksum of its stored bytes;
- * - `readArchive`: the whole archive, which hashes its stored bytes, proves it decompresses, and yields the manifest
- *   it carries as its last entry (the truth, when the copy and the archive disagree).
+ * - `readArchive`: the whole archive (stored bytes -> SHA-256 -> [age] -> [gunzip] -> tar), which proves it reads
+ *   to the end and yields the exact bytes of the manifest it carries as its last entry: the truth when the copy and
+ *   the archive disagree, and what a repaired copy holds, byte for byte.
  */
 import { createHash } from 'node:crypto';
+import { PassThrough, type Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import tarStream from 'tar-stream';
 import { BackupError, errnoCode } from '../errors.js';
-import { parseManifest, serializeManifest, type Manifest } from '../archive/manifest.js';
+import { DigestStream } from '../archive/digest.js';
+import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest } from '../archive/manifest.js';
 import type { ManifestCache } from '../archive/manifest-cache.js';
-import { collect, readArchive } from '../archive/read.js';
-import { decryptBuffer, inspectAgeHeader, keyRequired, type DecryptionKey } from '../crypto/index.js';
+import { collect } from '../archive/read.js';
+import { createDecryptStream, decryptBuffer, inspectAgeHeader, keyRequired, type DecryptionKey } from '../crypto/index.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 
 const gunzip = promisify(zlib.gunzip);
 const gzip = promisify(zlib.gzip);
 
-/** A manifest copy larger than this is not ours. */
-const MAX_MANIFEST_COPY_BYTES = 1 << 30;
+/** A manifest (copy or entry) larger than this is not ours. */
+const MAX_MANIFEST_BYTES = 1 << 30;
 
 /** An archive file found in archives/. */
 export interface FoundArchive {
@@ -45,11 +50,22 @@ export interface CopyRead {
   manifest: Manifest;
   /** SHA-256 of the copy's stored bytes. */
   sha256: string;
+  /** SHA-256 of the manifest's plain bytes, to compare with the archive's own. */
+  plainSha256: string;
   /**
    * Set when this manifest may be trusted without reading the archive (it came from somewhere as trustworthy as the
-   * index), saying where from; otherwise only a matching recorded checksum vouches for it.
+   * index), saying where from; otherwise only matching recorded checksums vouch for it.
    */
   vouchedBy?: string;
+}
+
+/** An archive read to its end. */
+export interface ArchiveRead {
+  /** SHA-256 and size of the stored bytes. */
+  sha256: string;
+  bytes: number;
+  /** The exact bytes of the manifest it carries as its last entry, if any. */
+  manifestBytes?: Buffer;
 }
 
 export interface ArchiveReader {
@@ -59,37 +75,26 @@ export interface ArchiveReader {
   encryption(storage: ArchiveStorage, found: FoundArchive): Promise<BackupRecord['encryption']['mode']>;
   /** Reads the manifest copy `copyName`; rejects when it is missing or unreadable. */
   readCopy(storage: ArchiveStorage, found: FoundArchive, copyName: string): Promise<CopyRead>;
-  /** Reads the whole archive: the checksum and size of its stored bytes, and the manifest it carries, if any. */
-  readArchive(storage: ArchiveStorage, found: FoundArchive, signal?: AbortSignal): Promise<{ sha256: string; bytes: number; manifest?: Manifest }>;
-  /** The stored bytes of a manifest copy, to write one that is missing or damaged; undefined when it cannot. */
-  encodeCopy(found: FoundArchive, manifest: Manifest): Promise<Buffer | undefined>;
+  /** Reads the whole archive; rejects when it cannot be read to its end. */
+  readArchive(storage: ArchiveStorage, found: FoundArchive, signal?: AbortSignal): Promise<ArchiveRead>;
+  /** The stored bytes of a manifest copy holding `manifestBytes`, to replace a missing or damaged one; undefined when it cannot. */
+  encodeCopy(found: FoundArchive, manifestBytes: Buffer): Promise<Buffer | undefined>;
 }
 
-/** The name of the manifest copy the plain reader reads and writes. */
-export function plainCopyName(id: string): string {
-  return `${id}.manifest.json.gz`;
-}
-
-/** A record with just what src/archive/read.ts needs to open an archive found on disk. */
-function provisionalRecord(found: FoundArchive, encryption: BackupRecord['encryption']['mode']): BackupRecord {
-  return {
-    id: found.id,
-    archive: found.name,
-    compression: { algorithm: found.compression },
-    encryption: { mode: encryption },
-  } as BackupRecord;
+function sha256Of(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 async function readStored(storage: ArchiveStorage, name: string): Promise<Buffer> {
   try {
-    return await collect(await storage.open(name), MAX_MANIFEST_COPY_BYTES);
+    return await collect(await storage.open(name), MAX_MANIFEST_BYTES);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') throw new BackupError('INTEGRITY', `manifest copy ${name} is missing`);
     throw error;
   }
 }
 
-async function parseCopy(name: string, found: FoundArchive, compressed: Buffer): Promise<Manifest> {
+async function parseCopy(name: string, found: FoundArchive, stored: Buffer, compressed: Buffer): Promise<CopyRead> {
   let plain: Buffer;
   try {
     plain = await gunzip(compressed);
@@ -98,12 +103,48 @@ async function parseCopy(name: string, found: FoundArchive, compressed: Buffer):
   }
   const manifest = parseManifest(plain, `manifest copy ${name}`);
   if (manifest.id !== found.id) throw new BackupError('INTEGRITY', `manifest copy ${name} names backup ${manifest.id}`);
-  return manifest;
+  return { manifest, sha256: sha256Of(stored), plainSha256: sha256Of(plain) };
 }
 
-async function skipEntry(_header: unknown, body: { resume(): unknown; on(event: 'end', listener: () => void): unknown }): Promise<void> {
-  body.resume();
-  await new Promise<void>((resolve) => body.on('end', () => resolve()));
+/** Reads an archive to its end through `decrypt` (if any), keeping the bytes of its manifest entry. */
+async function readToEnd(storage: ArchiveStorage, found: FoundArchive, decrypt: Transform | undefined, signal?: AbortSignal): Promise<ArchiveRead> {
+  let source: Readable;
+  try {
+    source = await storage.open(found.name);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') throw new BackupError('INTEGRITY', `archive ${found.name} is gone`);
+    throw error;
+  }
+  const digest = new DigestStream();
+  const decompress = found.compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
+  const extract = tarStream.extract();
+  let manifestBytes: Buffer | undefined;
+  extract.on('entry', (header, stream, next) => {
+    if (header.name !== MANIFEST_ARCHIVE_PATH) {
+      stream.on('end', () => next());
+      stream.resume();
+      return;
+    }
+    collect(stream as unknown as AsyncIterable<Buffer>, MAX_MANIFEST_BYTES).then(
+      (data) => {
+        manifestBytes = data;
+        next();
+      },
+      (error: unknown) => {
+        stream.resume();
+        extract.destroy(error as Error);
+      },
+    );
+  });
+  const stages = [source, digest, ...(decrypt ? [decrypt] : []), decompress, extract];
+  try {
+    await pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], { ...(signal && { signal }) });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    if (error instanceof BackupError) throw error;
+    throw new BackupError('INTEGRITY', `archive ${found.name} cannot be read: ${(error as Error).message}`);
+  }
+  return { sha256: digest.digest(), bytes: digest.bytes, ...(manifestBytes && { manifestBytes }) };
 }
 
 /** Archives written without encryption: `<id>.tar.gz` and `<id>.tar`. */
@@ -112,16 +153,14 @@ export const plainArchiveReader: ArchiveReader = {
   encryption: () => Promise.resolve('none'),
 
   async readCopy(storage, found, copyName) {
-    const data = await readStored(storage, copyName);
-    return { manifest: await parseCopy(copyName, found, data), sha256: createHash('sha256').update(data).digest('hex') };
+    const stored = await readStored(storage, copyName);
+    return parseCopy(copyName, found, stored, stored);
   },
 
-  async readArchive(storage, found) {
-    return readArchive(storage, provisionalRecord(found, 'none'), skipEntry);
-  },
+  readArchive: (storage, found, signal) => readToEnd(storage, found, undefined, signal),
 
-  async encodeCopy(_found, manifest) {
-    return gzip(serializeManifest(manifest), { level: 6 });
+  async encodeCopy(_found, manifestBytes) {
+    return gzip(manifestBytes, { level: 6 });
   },
 };
 
@@ -145,33 +184,30 @@ async function headOf(storage: ArchiveStorage, name: string, limit = 64 * 1024):
 /**
  * Encrypted archives (`.age`): with `key`, read like plain ones after decryption. Without it, the manifest comes
  * from this host's plain manifest cache when it has one (vouched for like the index: `create` wrote it); the
- * archive itself cannot be read, so such an archive is listed only from the copy or the cache.
+ * archive itself cannot be read then, so such an archive is listed from the cache, or not at all.
  */
 export function encryptedArchiveReader(options: { key?: DecryptionKey; cache?: ManifestCache } = {}): ArchiveReader {
   const { key, cache } = options;
-  const modeOf = async (storage: ArchiveStorage, found: FoundArchive): Promise<'recipients' | 'passphrase'> => {
-    return inspectAgeHeader(await headOf(storage, found.name))?.mode === 'passphrase' ? 'passphrase' : 'recipients';
-  };
+  const modeOf = async (storage: ArchiveStorage, found: FoundArchive): Promise<'recipients' | 'passphrase'> =>
+    inspectAgeHeader(await headOf(storage, found.name))?.mode === 'passphrase' ? 'passphrase' : 'recipients';
   return {
     accepts: (found) => found.encrypted,
     encryption: modeOf,
 
     async readCopy(storage, found, copyName) {
-      const data = await readStored(storage, copyName);
-      const sha256 = createHash('sha256').update(data).digest('hex');
-      if (key) {
-        const compressed = await decryptBuffer(key, data, { subject: `manifest copy ${copyName}` });
-        return { manifest: await parseCopy(copyName, found, compressed), sha256 };
-      }
+      const stored = await readStored(storage, copyName);
+      if (key) return parseCopy(copyName, found, stored, await decryptBuffer(key, stored, { subject: `manifest copy ${copyName}` }));
       const cached = await cache?.get(found.id);
-      if (cached) return { manifest: cached, sha256, vouchedBy: "this host's plain manifest cache" };
+      if (cached) {
+        // Only the parsed manifest is vouched for; its plain bytes are not compared with the archive's (unread).
+        return { manifest: cached, sha256: sha256Of(stored), plainSha256: '', vouchedBy: "this host's plain manifest cache" };
+      }
       throw keyRequired(await modeOf(storage, found), `manifest copy ${copyName}`);
     },
 
     async readArchive(storage, found, signal) {
-      const mode = await modeOf(storage, found);
-      if (!key) throw keyRequired(mode, `archive ${found.name}`);
-      return readArchive(storage, provisionalRecord(found, mode), skipEntry, { key, ...(signal && { signal }) });
+      if (!key) throw keyRequired(await modeOf(storage, found), `archive ${found.name}`);
+      return readToEnd(storage, found, createDecryptStream(key, { subject: `archive ${found.name}` }), signal);
     },
 
     // Written again only by `create`, which knows the recipients: a rebuild does not guess them.

@@ -17,5 +17,5 @@
 export { applyRetention, cleanupBackups, planCleanup, resolvePolicy, type ApplyRetentionOptions, type CleanupDecision, type CleanupOptions, type CleanupResult } from './cleanup.js';
 export { deleteBackup, planDelete, type DeleteOptions, type DeleteResult } from './delete.js';
 export { rebuildIndex, type RebuildOptions, type RebuildReport } from './rebuild.js';
-export { encryptedArchiveReader, plainArchiveReader, type ArchiveReader, type CopyRead, type FoundArchive } from './archive-readers.js';
+export { encryptedArchiveReader, plainArchiveReader, type ArchiveRead, type ArchiveReader, type CopyRead, type FoundArchive } from './archive-readers.js';
 export { removeBackups, type RemovalChoice, type RemovalOutcome } from './remove.js';

@@ -33,7 +33,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { BackupError, isBackupError } from '../errors.js';
-import type { Manifest } from '../archive/manifest.js';
+import { parseManifest, type Manifest } from '../archive/manifest.js';
 import { ManifestCache } from '../archive/manifest-cache.js';
 import type { DecryptionKey } from '../crypto/index.js';
 import type { OperationObserver } from '../backup/progress.js';
@@ -48,7 +48,7 @@ import { openWorkspace, sweepTemp, type Workspace } from '../repository/workspac
 import { chainProblem } from '../retention/policy.js';
 import { LocalStorage } from '../storage/local.js';
 import type { ArchiveStorage, ObjectInfo } from '../storage/storage.js';
-import { encryptedArchiveReader, hashObject, plainArchiveReader, type ArchiveReader, type CopyRead, type FoundArchive } from './archive-readers.js';
+import { encryptedArchiveReader, hashObject, plainArchiveReader, type ArchiveRead, type ArchiveReader, type CopyRead, type FoundArchive } from './archive-readers.js';
 import { commitRemoval, maintenanceStorage } from './remove.js';
 
 export interface RebuildOptions extends OperationObserver {
@@ -262,21 +262,27 @@ async function scanArchive(
     if (recorded ? hashed.sha256 === recorded.sha256 : true) return ok(copy.manifest, hashed.sha256, hashed.bytes, undefined, recorded ? undefined : copy.vouchedBy);
   }
   // Otherwise the archive itself is read, and its own manifest is the truth.
-  let read: { sha256: string; bytes: number; manifest?: Manifest };
+  let read: ArchiveRead;
   try {
     read = await reader.readArchive(storage, found, signal);
   } catch (error) {
     if (signal?.aborted) throw error;
     return failed(reasonOf(error));
   }
-  if (!read.manifest) return failed('it holds no manifest (no _backup/manifest.json entry): cut short, or not an mcp backup archive', read.sha256);
-  if (read.manifest.id !== found.id) return failed(`its manifest names another backup, ${read.manifest.id}`, read.sha256);
-  const problem = manifestProblem(read.manifest);
+  if (!read.manifestBytes) return failed('it holds no manifest (no _backup/manifest.json entry): cut short, or not an mcp backup archive', read.sha256);
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(read.manifestBytes, `archive ${found.name}`);
+  } catch (error) {
+    return failed(reasonOf(error), read.sha256);
+  }
+  if (manifest.id !== found.id) return failed(`its manifest names another backup, ${manifest.id}`, read.sha256);
+  const problem = manifestProblem(manifest);
   if (problem !== undefined) return failed(`its manifest is incomplete (${problem})`, read.sha256);
-  // A copy that says something else than the archive's own manifest is damaged: it is written again too.
-  if (copy && JSON.stringify(copy.manifest) !== JSON.stringify(read.manifest)) copy = undefined;
-  const repair = copy ? undefined : await reader.encodeCopy(found, read.manifest);
-  return ok(read.manifest, read.sha256, read.bytes, repair);
+  // A copy whose bytes are not the archive's own manifest is damaged: it is written again, byte for byte.
+  if (copy && copy.plainSha256 !== createHash('sha256').update(read.manifestBytes).digest('hex')) copy = undefined;
+  const repair = copy ? undefined : await reader.encodeCopy(found, read.manifestBytes);
+  return ok(manifest, read.sha256, read.bytes, repair);
 }
 
 /**
@@ -321,8 +327,8 @@ async function foldCounts(scans: readonly ScanOk[], load: (scan: ScanOk) => Prom
 async function loadManifestOf(storage: ArchiveStorage, scan: ScanOk): Promise<Manifest> {
   if (scan.copy) return (await scan.reader.readCopy(storage, scan.found, scan.copy.name)).manifest;
   const read = await scan.reader.readArchive(storage, scan.found);
-  if (!read.manifest) throw new BackupError('INTEGRITY', `archive ${scan.found.name} no longer holds a manifest`);
-  return read.manifest;
+  if (!read.manifestBytes) throw new BackupError('INTEGRITY', `archive ${scan.found.name} no longer holds a manifest`);
+  return parseManifest(read.manifestBytes, `archive ${scan.found.name}`);
 }
 
 function toRecord(scan: ScanOk, counts: Counts, recorded: BackupRecord | undefined, manifestSha256: string): BackupRecord {
