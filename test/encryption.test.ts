@@ -162,7 +162,7 @@ describe('public-key encryption (--recipient)', () => {
 
   it('verify with the wrong identity fails in one line that says no identity matches, and calls nothing broken', () => {
     const run = mcpOn(root, ['verify', record.id, '--identity', key2]);
-    refused(run, 1, `cannot decrypt archive ${record.archive}: no identity matches its recipients`);
+    refused(run, 1, `cannot decrypt manifest ${record.manifest}: no identity matches its recipients`);
     expect(run.stdout).not.toContain('BROKEN');
     expect(run.stderr).not.toContain('AGE-SECRET-KEY');
   });
@@ -349,7 +349,7 @@ describe('passphrase encryption (MCP_BACKUP_PASSPHRASE)', () => {
     const [report] = json<VerifyReport[]>(mcpOn(root, ['verify', record.id, '--json'], { env: { MCP_BACKUP_PASSPHRASE: PASSPHRASE } }));
     expect(report).toMatchObject({ ok: true, contentChecked: true, checkedEntries: record.entries });
     const wrong = mcpOn(root, ['verify', record.id], { env: { MCP_BACKUP_PASSPHRASE: 'not it' } });
-    refused(wrong, 1, `cannot decrypt archive ${record.archive}: wrong passphrase`);
+    refused(wrong, 1, `cannot decrypt manifest ${record.manifest}: wrong passphrase`);
     expect(wrong.stderr + wrong.stdout).not.toContain('not it');
     refused(mcpOn(root, ['show', record.id, '--files']), 1, 'is encrypted with a passphrase: set MCP_BACKUP_PASSPHRASE');
   });

@@ -28,6 +28,8 @@ export type EntryHandler = (header: tarStream.Header, body: EntryBody) => Promis
 
 export interface ReadOptions {
   signal?: AbortSignal;
+  /** False: only hash the archive's own manifest (for a caller that already has the copy); default true. */
+  parseManifest?: boolean;
   /** The identities or passphrase that open an encrypted backup. */
   key?: DecryptionKey;
 }
@@ -36,8 +38,10 @@ export interface ArchiveReadResult {
   /** SHA-256 and size of the stored archive bytes. */
   sha256: string;
   bytes: number;
-  /** The manifest found as the archive's last entry, if any. */
+  /** The manifest found as the archive's last entry, if any (parsed unless asked not to). */
   manifest?: Manifest;
+  /** SHA-256 of the archive's own manifest bytes, if it has one. */
+  manifestSha256?: string;
 }
 
 export async function collect(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
@@ -81,11 +85,13 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
   const decompress = record.compression.algorithm === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
   const extract = tarStream.extract();
   let manifest: Manifest | undefined;
+  let manifestSha256: string | undefined;
   extract.on('entry', (header, stream, next) => {
     const work =
       header.name === MANIFEST_ARCHIVE_PATH
         ? collect(stream as EntryBody, MAX_MANIFEST_BYTES).then((data) => {
-            manifest = parseManifest(data, `archive ${record.archive}`);
+            manifestSha256 = createHash('sha256').update(data).digest('hex');
+            if (options.parseManifest !== false) manifest = parseManifest(data, `archive ${record.archive}`);
           })
         : onEntry(header, stream as EntryBody);
     work.then(
@@ -105,11 +111,20 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
       id: record.id,
     });
   }
-  return { sha256: digest.digest(), bytes: digest.bytes, ...(manifest && { manifest }) };
+  return { sha256: digest.digest(), bytes: digest.bytes, ...(manifest && { manifest }), ...(manifestSha256 && { manifestSha256 }) };
 }
 
 /** Reads the manifest copy beside the archive, checking its recorded checksum. */
 export async function readManifestCopy(storage: ArchiveStorage, record: BackupRecord, key?: DecryptionKey): Promise<Manifest> {
+  return (await readManifestCopyWithDigest(storage, record, key)).manifest;
+}
+
+/** The manifest copy, and the SHA-256 of its plain bytes (to compare with the archive's own manifest). */
+export async function readManifestCopyWithDigest(
+  storage: ArchiveStorage,
+  record: BackupRecord,
+  key?: DecryptionKey,
+): Promise<{ manifest: Manifest; plainSha256: string }> {
   const encryption = record.encryption.mode;
   if (encryption !== 'none' && !key) throw keyRequired(encryption, `backup ${record.id}`);
   let source: Readable;
@@ -137,7 +152,7 @@ export async function readManifestCopy(storage: ArchiveStorage, record: BackupRe
   if (manifest.id !== record.id) {
     throw new BackupError('INTEGRITY', `manifest ${record.manifest} belongs to backup ${manifest.id}, not ${record.id}`, { id: record.id });
   }
-  return manifest;
+  return { manifest, plainSha256: createHash('sha256').update(plain).digest('hex') };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { BackupError } from '../errors.js';
 import { isKeyFailure, type DecryptionKey } from '../crypto/index.js';
-import { readArchive, readManifestCopy, type EntryBody } from '../archive/read.js';
+import { readArchive, readManifestCopyWithDigest, type EntryBody } from '../archive/read.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
@@ -57,10 +57,19 @@ function storedHere(manifest: Manifest): ManifestEntry[] {
   return manifest.entries.filter((e) => e.storedIn === undefined);
 }
 
+function checkEntry(entry: ManifestEntry, found: SeenEntry, problems: string[]): void {
+  if (found.type !== TAR_TYPES[entry.type]) {
+    problems.push(`${entry.path}: archive holds a ${found.type}, manifest says ${entry.type}`);
+  } else if (entry.type === 'file' && (found.size !== entry.size || found.sha256 !== entry.sha256)) {
+    problems.push(`${entry.path}: content does not match its SHA-256 in the manifest`);
+  } else if ((entry.type === 'symlink' || entry.type === 'hardlink') && found.link !== entry.link) {
+    problems.push(`${entry.path}: link target does not match the manifest`);
+  }
+}
+
 export function compareWithManifest(manifest: Manifest, seen: Map<string, SeenEntry>, problems: string[]): number {
   let checked = 0;
-  const expected = storedHere(manifest);
-  for (const entry of expected) {
+  for (const entry of storedHere(manifest)) {
     const found = seen.get(entry.path);
     if (!found) {
       problems.push(`${entry.path}: in the manifest but not in the archive`);
@@ -68,13 +77,7 @@ export function compareWithManifest(manifest: Manifest, seen: Map<string, SeenEn
     }
     seen.delete(entry.path);
     checked++;
-    if (found.type !== TAR_TYPES[entry.type]) {
-      problems.push(`${entry.path}: archive holds a ${found.type}, manifest says ${entry.type}`);
-    } else if (entry.type === 'file' && (found.size !== entry.size || found.sha256 !== entry.sha256)) {
-      problems.push(`${entry.path}: content does not match its SHA-256 in the manifest`);
-    } else if ((entry.type === 'symlink' || entry.type === 'hardlink') && found.link !== entry.link) {
-      problems.push(`${entry.path}: link target does not match the manifest`);
-    }
+    checkEntry(entry, found, problems);
   }
   for (const path of seen.keys()) problems.push(`${path}: in the archive but not in the manifest`);
   return checked;
@@ -93,16 +96,30 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
   let checkedEntries = 0;
   let checkedBytes = 0;
 
+  const inChain = new Set([record.id]);
   for (let parentId = record.parent; parentId !== undefined; ) {
     const parent = options.records.find((r) => r.id === parentId);
     if (!parent) {
       problems.push(`chain broken: parent backup ${parentId} is not in the index`);
       break;
     }
+    if (inChain.has(parent.id)) {
+      problems.push(`chain broken: it loops back to backup ${parent.id} (the index was edited or damaged)`);
+      break;
+    }
+    inChain.add(parent.id);
     parentId = parent.parent;
   }
 
-  const info = await storage.stat(record.archive);
+  let info;
+  try {
+    info = await storage.stat(record.archive);
+  } catch (error) {
+    // A record naming a file outside archives/, or something there that is not a file: this backup is broken.
+    if (!(error instanceof BackupError)) throw error;
+    problems.push(error.message);
+    return { id: record.id, ok: false, problems, checkedEntries, checkedBytes, contentChecked: false };
+  }
   if (!info) {
     problems.push(`archive ${record.archive} is missing`);
     return { id: record.id, ok: false, problems, checkedEntries, checkedBytes, contentChecked: false };
@@ -119,7 +136,18 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
     return { id: record.id, ok: problems.length === 0, problems, checkedEntries, checkedBytes, contentChecked: false };
   }
 
+  // With an intact manifest copy, each entry is checked as it streams past and nothing else is kept; without one,
+  // entries are collected and checked against the archive's own manifest at its end.
+  let copy: { expected: Map<string, ManifestEntry>; plainSha256: string } | undefined;
+  try {
+    const read = await readManifestCopyWithDigest(storage, record, options.key);
+    copy = { expected: new Map(storedHere(read.manifest).map((e) => [e.path, e])), plainSha256: read.plainSha256 };
+  } catch (error) {
+    if (!(error instanceof BackupError) || isKeyFailure(error)) throw error;
+    problems.push(error.message);
+  }
   const seen = new Map<string, SeenEntry>();
+  const once = new Set<string>();
   let files = 0;
   try {
     const result = await readArchive(
@@ -127,35 +155,40 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
       record,
       async (header, body) => {
         const { sha256, size } = await hashBody(body);
-        if (seen.has(header.name)) problems.push(`${header.name}: appears twice in the archive`);
-        seen.set(header.name, {
+        if (once.has(header.name)) problems.push(`${header.name}: appears twice in the archive`);
+        once.add(header.name);
+        const found: SeenEntry = {
           type: header.type,
           size,
           ...(header.type === 'file' && { sha256 }),
           ...(header.linkname && { link: header.linkname }),
-        });
+        };
+        if (copy) {
+          const expected = copy.expected.get(header.name);
+          if (!expected) problems.push(`${header.name}: in the archive but not in the manifest`);
+          else {
+            copy.expected.delete(header.name);
+            checkedEntries++;
+            checkEntry(expected, found, problems);
+          }
+        } else seen.set(header.name, found);
         if (header.type === 'file') {
           files++;
           checkedBytes += size;
           options.onProgress?.({ phase: 'verify', files, bytes: checkedBytes, totalFiles: record.storedFiles, totalBytes: record.storedBytes });
         }
       },
-      { ...(options.signal && { signal: options.signal }), ...(options.key && { key: options.key }) },
+      { ...(options.signal && { signal: options.signal }), ...(options.key && { key: options.key }), parseManifest: copy === undefined },
     );
     if (result.sha256 !== record.sha256) problems.push(`archive ${record.archive} does not match its SHA-256 in the index`);
-    if (!result.manifest) {
+    if (result.manifestSha256 === undefined) {
       problems.push(`archive ${record.archive} has no manifest`);
-    } else {
+    } else if (copy) {
+      for (const path of copy.expected.keys()) problems.push(`${path}: in the manifest but not in the archive`);
+      if (result.manifestSha256 !== copy.plainSha256) problems.push(`manifest copy ${record.manifest} differs from the archive's own manifest`);
+    } else if (result.manifest) {
       if (result.manifest.id !== record.id) problems.push(`archive ${record.archive} holds backup ${result.manifest.id}, not ${record.id}`);
       checkedEntries = compareWithManifest(result.manifest, seen, problems);
-      try {
-        const copy = await readManifestCopy(storage, record, options.key);
-        if (copy.entries.length !== result.manifest.entries.length || JSON.stringify(copy) !== JSON.stringify(result.manifest)) {
-          problems.push(`manifest copy ${record.manifest} differs from the archive's own manifest`);
-        }
-      } catch (error) {
-        problems.push((error as Error).message);
-      }
     }
   } catch (error) {
     if (!(error instanceof BackupError)) throw error;
