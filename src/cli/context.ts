@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import { openPlatform, type BackupManager } from '../backup-manager.js';
 import type { OperationObserver } from '../backup/progress.js';
+import { printable } from './format.js';
 import { createProgress } from './progress.js';
 
 export interface GlobalOptions {
@@ -51,20 +52,20 @@ export class CliContext {
 
   /** A line for people, on stdout; silent with --quiet or --json. */
   say(line = ''): void {
-    if (!this.options.quiet && !this.json) this.io.stdout.write(`${line}\n`);
+    if (!this.options.quiet && !this.json) this.io.stdout.write(`${printable(line, true)}\n`);
   }
 
   /** The result, on stdout: JSON with --json, else the given human text (printed even with --quiet). */
   result(value: unknown, human: () => string): void {
     if (this.json) this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     else {
-      const text = human();
+      const text = printable(human(), true);
       if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     }
   }
 
   warn(message: string): void {
-    if (!this.options.quiet) this.io.stderr.write(`warning: ${message}\n`);
+    if (!this.options.quiet) this.io.stderr.write(`warning: ${printable(message)}\n`);
   }
 
   /** Progress (on stderr, only on a terminal) and warnings for an operation. */

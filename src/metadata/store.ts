@@ -64,7 +64,57 @@ function checkRecord(value: unknown, file: string, index: number): BackupRecord 
     typeof r.size === 'number' &&
     typeof r.sha256 === 'string';
   if (!ok) throw corrupt(file, `record ${index + 1} is incomplete`);
+  const problem = recordProblem(r);
+  if (problem) throw corrupt(file, `record ${index + 1} (id ${JSON.stringify(r.id!.slice(0, 80))}): ${problem}`);
   return r as BackupRecord;
+}
+
+/**
+ * Ids, service names, and the names of files in archives/: plain names, never a path. A record is read as it is
+ * by every command, so a hand-edited or hostile index must not name a file outside archives/ (src/storage/local.ts
+ * refuses those too), smuggle terminal escapes into output, or give a field a type the code does not expect.
+ */
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+const COUNTS = ['size', 'entries', 'files', 'bytes', 'storedFiles', 'storedBytes', 'deletedEntries', 'changedWhileReading', 'durationMs'] as const;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** What is wrong with a record that has every required field, or undefined. */
+function recordProblem(r: Record<string, unknown>): string | undefined {
+  const name = (value: unknown) => typeof value === 'string' && PLAIN_NAME.test(value);
+  if (!name(r.id)) return 'its id is not a backup id';
+  if (Number.isNaN(Date.parse(r.createdAt as string))) return 'its createdAt is not a date';
+  if (!(r.services as unknown[]).every(name)) return 'its services are not a list of service names';
+  if (!name(r.archive)) return 'its archive is not a file name inside archives/';
+  if (!name(r.manifest)) return 'its manifest is not a file name inside archives/';
+  if (r.parent !== undefined && !name(r.parent)) return 'its parent is not a backup id';
+  if (r.parent === r.id) return 'it is its own parent';
+  for (const key of COUNTS) {
+    const n = r[key];
+    if (n !== undefined && !(Number.isSafeInteger(n) && (n as number) >= 0)) return `its ${key} is not a count`;
+  }
+  const parts = r.parts;
+  if (!isObject(parts) || !['config', 'volumes', 'logs'].every((p) => typeof parts[p] === 'boolean')) return 'its parts are missing';
+  const compression = r.compression;
+  if (!isObject(compression) || (compression.algorithm !== 'gzip' && compression.algorithm !== 'none')) return 'its compression is not gzip or none';
+  const encryption = r.encryption;
+  if (!isObject(encryption) || !['none', 'recipients', 'passphrase'].includes(encryption.mode as string)) return 'its encryption is not none, recipients or passphrase';
+  const origin = r.origin;
+  if (!isObject(origin) || !['manual', 'schedule', 'safety'].includes(origin.kind as string)) return 'its origin is missing';
+  if (r.description !== undefined && typeof r.description !== 'string') return 'its description is not text';
+  return undefined;
+}
+
+/** Two records with one id would make every id ambiguous and a removal reach both. */
+function checkUnique(records: readonly BackupRecord[], file: string): BackupRecord[] {
+  const seen = new Set<string>();
+  for (const record of records) {
+    if (seen.has(record.id)) throw corrupt(file, `two records have the id ${record.id}`);
+    seen.add(record.id);
+  }
+  return records as BackupRecord[];
 }
 
 export function parseIndex(text: string, file: string): IndexFile {
@@ -95,7 +145,7 @@ export function parseIndex(text: string, file: string): IndexFile {
   }
   return {
     schemaVersion: index.schemaVersion,
-    backups: index.backups.map((record, i) => checkRecord(migrateRecord(record, index.schemaVersion!), file, i)),
+    backups: checkUnique(index.backups.map((record, i) => checkRecord(migrateRecord(record, index.schemaVersion!), file, i)), file),
     pendingRemoval: pending,
   };
 }

@@ -3,19 +3,30 @@
  * filesystem (under `backup/temp/`), fsynced, then renamed into place and the folder fsynced: a reader never sees a
  * partial archive, and a crash leaves at most a staging file that the next command removes.
  */
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { errnoCode } from '../errors.js';
+import { BackupError, errnoCode, isBackupError } from '../errors.js';
 import { FILE_MODE, commitRename, fsyncDir, siblingTempName } from '../fsutil/safe-write.js';
 import type { ArchiveStorage, ObjectInfo, ObjectWriter } from './storage.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-function checkName(name: string): void {
+function checkName(name: string, dir: string): void {
   // Names come from the index, which could be edited by hand: never let one point outside the folder.
-  if (!NAME.test(name)) throw new Error(`invalid archive name ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    const shown = JSON.stringify(typeof name === 'string' && name.length > 80 ? `${name.slice(0, 80)}...` : name);
+    throw new BackupError(
+      'INDEX_CORRUPT',
+      `the index names the file ${shown}, which is not a plain file name inside ${dir}: it was refused; run \`mcp backup index rebuild\` to rebuild the index from the archives`,
+      { name },
+    );
+  }
+}
+
+function notAFile(dir: string, name: string): BackupError {
+  return new BackupError('UNSAFE_ARCHIVE', `${path.join(dir, name)} is not a regular file (a symlink, folder or device): it was not read`, { name });
 }
 
 export class LocalStorage implements ArchiveStorage {
@@ -36,7 +47,7 @@ export class LocalStorage implements ArchiveStorage {
   }
 
   pathOf(name: string): string {
-    checkName(name);
+    checkName(name, this.#dir);
     return path.join(this.#dir, name);
   }
 
@@ -71,13 +82,21 @@ export class LocalStorage implements ArchiveStorage {
   }
 
   async open(name: string): Promise<Readable> {
-    const handle = await fs.open(this.pathOf(name), 'r');
+    // Not through a symlink, and not a FIFO or device (which could block or never end): only a regular file is ours.
+    const handle = await fs.open(this.pathOf(name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((error: unknown) => {
+      throw errnoCode(error) === 'ELOOP' ? notAFile(this.#dir, name) : error;
+    });
+    if (!(await handle.stat()).isFile()) {
+      await handle.close();
+      throw notAFile(this.#dir, name);
+    }
     return handle.createReadStream({ highWaterMark: 1 << 20 });
   }
 
   async stat(name: string): Promise<ObjectInfo | undefined> {
     try {
-      const stat = await fs.stat(this.pathOf(name));
+      const stat = await fs.lstat(this.pathOf(name));
+      if (!stat.isFile()) throw notAFile(this.#dir, name);
       return { name, size: stat.size, mode: stat.mode & 0o777 };
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined;
@@ -93,7 +112,11 @@ export class LocalStorage implements ArchiveStorage {
       if (errnoCode(error) === 'ENOENT') return [];
       throw error;
     }
-    const infos = await Promise.all(names.filter((n) => NAME.test(n)).map((n) => this.stat(n)));
+    // What is not a regular file is not an object of ours: left out, as are names that are not ours.
+    const infos = await Promise.all(names.filter((n) => NAME.test(n)).map((n) => this.stat(n).catch((error: unknown) => {
+      if (isBackupError(error, 'UNSAFE_ARCHIVE')) return undefined;
+      throw error;
+    })));
     return infos.filter((info): info is ObjectInfo => info !== undefined);
   }
 
