@@ -6,6 +6,7 @@ import { Command, CommanderError, Option, type CommandUnknownOpts } from '@comma
 import { isBackupError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { CliContext, type CliIo } from './context.js';
+import { printable } from './format.js';
 import { EXIT_CODES_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { registerCreate } from './commands/create.js';
 import { registerList } from './commands/list.js';
@@ -70,12 +71,12 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       return EXIT_USAGE;
     }
     if (isBackupError(error)) {
-      io.stderr.write(`mcp backup: ${error.message}\n`);
+      io.stderr.write(`mcp backup: ${printable(error.message)}\n`);
       return exitCodeFor(error.code);
     }
     // Not a failure we anticipated: say so plainly, and show the stack only when asked.
     const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`mcp backup: unexpected error: ${message}\n`);
+    io.stderr.write(`mcp backup: unexpected error: ${printable(message)}\n`);
     if (io.env.MCP_BACKUP_DEBUG) io.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
     else io.stderr.write('  (set MCP_BACKUP_DEBUG=1 for details, and please report it)\n');
     return EXIT_FAILURE;
