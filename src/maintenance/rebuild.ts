@@ -141,6 +141,8 @@ interface PreviousIndex {
   index?: LoadedIndex;
   exists: boolean;
   problem?: string;
+  /** Its records by archive file name. */
+  byArchive: Map<string, BackupRecord>;
 }
 
 function reasonOf(error: unknown): string {
@@ -150,10 +152,12 @@ function reasonOf(error: unknown): string {
 async function readPrevious(layout: BackupLayout): Promise<PreviousIndex> {
   try {
     const index = await readIndex(layout);
-    return { index, exists: index.exists };
+    return { index, exists: index.exists, byArchive: new Map(index.backups.map((r) => [r.archive, r])) };
   } catch (error) {
     // A corrupt index is what rebuild is for; one from a newer version is not ours to overwrite.
-    if (isBackupError(error, 'INDEX_CORRUPT')) return { exists: true, problem: typeof error.details.reason === 'string' ? error.details.reason : error.message };
+    if (isBackupError(error, 'INDEX_CORRUPT')) {
+      return { exists: true, problem: typeof error.details.reason === 'string' ? error.details.reason : error.message, byArchive: new Map() };
+    }
     throw error;
   }
 }
@@ -171,7 +175,8 @@ function classify(objects: readonly ObjectInfo[]): Listing {
 
 /** The old index's record of this very archive file, if any. */
 function recordedFor(previous: PreviousIndex, found: FoundArchive): BackupRecord | undefined {
-  return previous.index?.backups.find((r) => r.id === found.id && r.archive === found.name);
+  const record = previous.byArchive.get(found.name);
+  return record?.id === found.id ? record : undefined;
 }
 
 function summarize(manifest: Manifest): Pick<ScanOk, 'head' | 'own'> {
