@@ -35,6 +35,7 @@ import { readIndex, updateIndex } from '../metadata/store.js';
 import { PLATFORM_CONFIG_ARCHIVE_PATH, type Platform, type Service } from '../platform/types.js';
 import { backupLayout, ensureLayout } from '../repository/layout.js';
 import { openWorkspace, sweepTemp, type Workspace } from '../repository/workspace.js';
+import { isRestoreRunning } from '../restore/recovery.js';
 import { LocalStorage } from '../storage/local.js';
 import type { ArchiveStorage, ObjectWriter } from '../storage/storage.js';
 import { scanRoots, type ScanProblem, type ScanRoot, type ScannedEntry } from '../walk/scan.js';
@@ -203,6 +204,12 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
 
   // Refuse early if the index cannot be read: a backup that could not be recorded is wasted work.
   const existing = (await readIndex(layout)).backups;
+  // Settle what a killed command left (a half-swapped restore above all) before looking at the platform, and never
+  // back up paths a running restore is swapping (its own safety backup excepted).
+  await sweepTemp(layout);
+  if (options.origin?.kind !== 'safety' && (await isRestoreRunning(layout))) {
+    throw new BackupError('LOCKED', 'a restore is running on this platform: a backup now would catch it half-done; retry when it has finished');
+  }
   const { scope, base } =
     options.type === 'incremental'
       ? await resolveIncremental(platform, readOnlyStorage, existing, options)
@@ -285,7 +292,6 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
 
     // Only now is anything written: a refused backup leaves the backup directory as it was.
     for (const warning of await ensureLayout(layout)) options.onWarning?.(warning);
-    await sweepTemp(layout);
     const staging = await openWorkspace(layout, 'create');
     workspace = staging;
     const storage: ArchiveStorage = new LocalStorage(layout.archives, () => Promise.resolve(staging.dir));

@@ -81,3 +81,8 @@ export async function recoverInterrupted(layout: BackupLayout, onWarning?: (mess
   }
   await sweepTemp(layout);
 }
+
+/** True while a restore holds the platform: a backup taken now would catch it half-done. */
+export function isRestoreRunning(layout: BackupLayout): Promise<boolean> {
+  return isLeaseAlive(path.join(layout.temp, RESTORE_LOCK));
+}
