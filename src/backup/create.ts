@@ -410,6 +410,10 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     options.onProgress?.({ phase: 'commit', files: stored.files, bytes: stored.bytes, totalFiles, totalBytes });
     const [archiveCommit, manifestCommit] = [archiveWriter, manifestWriter];
     await updateIndex(layout, async (records) => {
+      // The base may have been deleted while this incremental was being written: never record a broken chain.
+      if (base && !records.some((r) => r.id === base.parent.id)) {
+        throw new BackupError('NO_BASE', `the incremental's base ${base.parent.id} was deleted while it was being made: run the backup again`);
+      }
       await manifestCommit.commit();
       await archiveCommit.commit();
       record.durationMs = Date.now() - startedAt.getTime();
