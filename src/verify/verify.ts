@@ -8,6 +8,8 @@ import { BackupError } from '../errors.js';
 import { isKeyFailure, type DecryptionKey } from '../crypto/index.js';
 import { readArchive, readManifestCopyWithDigest, type EntryBody } from '../archive/read.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
+import type { BackupState } from '../archive/state.js';
+import { checkManifestEntries, checkManifestRoots, checkState } from '../restore/safety.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import type { OperationObserver } from '../backup/progress.js';
@@ -83,6 +85,27 @@ export function compareWithManifest(manifest: Manifest, seen: Map<string, SeenEn
   return checked;
 }
 
+/**
+ * What a restore would refuse in this manifest (src/restore/safety.ts: unsafe paths, roots, parents and links), so
+ * that verify, which tells whether a backup can be restored, reports it as broken too. For an incremental, whose
+ * manifest holds only changes, the per-entry checks apply; the whole-state checks need the chain and are restore's.
+ */
+function safetyProblems(manifest: Manifest, record: BackupRecord): string[] {
+  const where = `backup ${record.id}`;
+  try {
+    checkManifestRoots(manifest, where);
+    checkManifestEntries(manifest, where);
+    if (manifest.parent === undefined) {
+      const state: BackupState = new Map(manifest.entries.map((e) => [e.path, { ...e, storedIn: manifest.id }]));
+      checkState(state, manifest.roots, where);
+    }
+    return [];
+  } catch (error) {
+    if (!(error instanceof BackupError)) throw error;
+    return [error.message.replace(/; nothing was restored$/, '')];
+  }
+}
+
 export interface VerifyOptions extends OperationObserver {
   /** Every record in the index, to check the chain. */
   records: readonly BackupRecord[];
@@ -141,6 +164,7 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
   let copy: { expected: Map<string, ManifestEntry>; plainSha256: string } | undefined;
   try {
     const read = await readManifestCopyWithDigest(storage, record, options.key);
+    problems.push(...safetyProblems(read.manifest, record));
     copy = { expected: new Map(storedHere(read.manifest).map((e) => [e.path, e])), plainSha256: read.plainSha256 };
   } catch (error) {
     if (!(error instanceof BackupError) || isKeyFailure(error)) throw error;
@@ -188,6 +212,7 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
       if (result.manifestSha256 !== copy.plainSha256) problems.push(`manifest copy ${record.manifest} differs from the archive's own manifest`);
     } else if (result.manifest) {
       if (result.manifest.id !== record.id) problems.push(`archive ${record.archive} holds backup ${result.manifest.id}, not ${record.id}`);
+      problems.push(...safetyProblems(result.manifest, record));
       checkedEntries = compareWithManifest(result.manifest, seen, problems);
     }
   } catch (error) {
