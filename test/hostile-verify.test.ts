@@ -25,8 +25,11 @@ const YAML = `services:
 const DATA = 'app/volumes/data';
 const MANIFEST_PATH = '_backup/manifest.json';
 
+/** A header as tar-stream's pack takes it: a name and what differs from the defaults. */
+type HeaderArgument = Partial<tarStream.Header> & Pick<tarStream.Header, 'name'>;
+
 interface Entry {
-  header: tarStream.Headers;
+  header: HeaderArgument;
   content?: Buffer;
 }
 
@@ -35,7 +38,7 @@ async function tarOf(entries: readonly Entry[]): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
     pack.on('end', resolve);
     pack.on('error', reject);
   });
@@ -145,7 +148,7 @@ async function install(crafted: Crafted): Promise<{ root: string; id: string }> 
   const entries = own === null ? crafted.entries : [...crafted.entries, { header: { name: MANIFEST_PATH, type: 'file', mode: 0o600 }, content: own } as Entry];
   let tar = await tarOf(entries);
   if (crafted.tar) tar = crafted.tar(tar);
-  let gz = gzipSync(tar);
+  let gz: Buffer = gzipSync(tar);
   if (crafted.gz) gz = crafted.gz(gz);
   const copy = gzipSync(crafted.copy ?? manifestBytes);
   const archives = path.join(root, 'backup/archives');
