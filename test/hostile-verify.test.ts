@@ -225,6 +225,8 @@ const CASES: [string, Crafted, string | RegExp][] = [
   ['no manifest in the archive', { entries: base(), ownManifest: null }, 'has no manifest'],
   ['an archive manifest that differs from the copy', { entries: base(), ownManifest: (m) => Buffer.from(JSON.stringify({ ...m, description: 'changed' })) }, /differs from the archive's own manifest|holds backup/],
   ['manifests that are not JSON', { entries: base(), ownManifest: Buffer.from('{"format": "mcp-backup-manifest", '), copy: Buffer.from('not json') }, /not valid JSON/],
+  ['manifest entries that are not entries', { entries: base(), lie: (m) => void m.entries.push(null as never, 7 as never, { path: 3 } as never) }, /does not hold an mcp backup manifest|not valid/],
+  ['a manifest whose fields have the wrong types', { entries: base(), lie: (m) => Object.assign(m, { deleted: 'all', roots: null }) }, /does not hold an mcp backup manifest|lists no roots/],
   ['a manifest copy of another backup', { entries: base(), lie: (m) => void (m.id = '20200101T000000Z-full-0000') }, /belongs to backup 20200101T000000Z-full-0000|holds backup 20200101T000000Z-full-0000/],
 ];
 

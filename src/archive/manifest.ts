@@ -85,6 +85,19 @@ export function parseManifest(data: Buffer | string, where: string): Manifest {
   if (!manifest || manifest.format !== MANIFEST_FORMAT || !Array.isArray(manifest.entries)) {
     throw new BackupError('INTEGRITY', `${where} does not hold an mcp backup manifest`, { where });
   }
+  // Archives are data from outside: the shape every reader relies on is checked here, once (restore's safety.ts
+  // then checks the values). A crafted manifest must give an error, never a TypeError.
+  const shaped =
+    typeof manifest.id === 'string' &&
+    typeof manifest.createdAt === 'string' &&
+    Array.isArray(manifest.services) &&
+    (manifest.parent === undefined || typeof manifest.parent === 'string') &&
+    Array.isArray(manifest.roots) &&
+    manifest.roots.every((r: unknown) => r !== null && typeof r === 'object') &&
+    (manifest.deleted === undefined || (Array.isArray(manifest.deleted) && manifest.deleted.every((p: unknown) => typeof p === 'string'))) &&
+    manifest.entries.every((e: unknown) => e !== null && typeof e === 'object' && typeof (e as ManifestEntry).path === 'string' && typeof (e as ManifestEntry).type === 'string');
+  if (!shaped) throw new BackupError('INTEGRITY', `${where} does not hold an mcp backup manifest (a field has the wrong type)`, { where });
+  manifest.deleted ??= [];
   if (typeof manifest.formatVersion !== 'number' || manifest.formatVersion > FORMAT_VERSION) {
     throw new BackupError('INDEX_TOO_NEW', `${where} was written by a newer mcp backup (format ${String(manifest.formatVersion)}): upgrade the tool`, { where });
   }

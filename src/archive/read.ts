@@ -144,7 +144,8 @@ export async function readManifestCopyWithDigest(
   const compressed = encryption !== 'none' ? await decryptBuffer(key!, data, { subject: `manifest ${record.manifest}` }) : data;
   let plain: Buffer;
   try {
-    plain = await gunzip(compressed);
+    // Bounded: a small copy must not inflate into gigabytes (a gzip bomb) before the size check.
+    plain = await gunzip(compressed, { maxOutputLength: MAX_MANIFEST_BYTES });
   } catch {
     throw new BackupError('INTEGRITY', `manifest ${record.manifest} of backup ${record.id} cannot be decompressed`, { id: record.id });
   }
