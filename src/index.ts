@@ -28,6 +28,5 @@ export type {
   RebuildReport,
 } from './maintenance/index.js';
 export { DEFAULT_RETENTION, type RetentionPolicy } from './retention/policy.js';
-export type { RestoreOptions, RestoreResult, ServiceOutcome, ServiceStatus } from './restore/restore.js';
-export type { PlanChange, PlanRoot, RestorePlan, ServicePlan } from './restore/plan.js';
+export type { AddedSchedule, NewSchedule, RunDueReport, RunOutcome, Schedule, SchedulerLog, ScheduleView } from './schedule/index.js';
 export { TOOL_VERSION } from './version.js';

@@ -13,7 +13,6 @@ import { registerList } from './commands/list.js';
 import { registerServices } from './commands/services.js';
 import { registerShow } from './commands/show.js';
 import { registerVerify } from './commands/verify.js';
-import { registerRestore } from './commands/restore.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerRestore } from './commands/restore.js';
@@ -38,7 +37,6 @@ function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   registerList(sub, ctx);
   registerShow(sub, ctx);
   registerVerify(sub, ctx);
-  registerRestore(sub, ctx);
   registerSchedule(sub, ctx);
   registerDaemon(sub, ctx);
   registerRestore(sub, ctx);
