@@ -324,6 +324,83 @@ describe('incrementals over an encrypted base', () => {
   });
 });
 
+describe('restore of a backup encrypted to a public key', () => {
+  let root: string;
+  let record: BackupRecord;
+  const target = () => path.join(keys, `target-${Math.random().toString(36).slice(2)}`);
+  /** Everything of the platform a failed restore must leave as it was: all but backup/temp/. */
+  const platformState = () => snapshotTree(root, { mtimes: true, skip: (rel) => rel.startsWith('backup/temp') });
+
+  beforeAll(() => {
+    root = makePlatform();
+    record = created(mcpOn(root, ['create', '--type', 'full', '--recipient', r1, '--json']));
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('with the right identity, --target gives the files byte for byte, with modes and mtimes', () => {
+    const dir = target();
+    const run = mcpOn(root, ['restore', record.id, '--target', dir, '--identity', key1, '--yes']);
+    expect(run.code, run.stderr).toBe(0);
+    const excluded = (rel: string) => rel === 'draft.tmp' || rel.startsWith('cache/');
+    expect(snapshotTree(path.join(dir, 'filesystem/volumes/data'), { mtimes: true })).toEqual(
+      snapshotTree(path.join(root, 'services/filesystem/data'), { mtimes: true, skip: excluded }),
+    );
+    expect(snapshotTree(path.join(dir, 'git/volumes/repos'), { mtimes: true })).toEqual(snapshotTree(path.join(root, 'services/git/repos'), { mtimes: true }));
+    expect(snapshotTree(path.join(dir, 'memory'), { mtimes: true })).toEqual({
+      config: expect.any(Object) as unknown,
+      'config/config': expect.any(Object) as unknown,
+      'config/config/server.json': snapshotTree(path.join(root, 'services/memory/config'), { mtimes: true })['server.json'],
+      volumes: expect.any(Object) as unknown,
+      'volumes/data': expect.any(Object) as unknown,
+      'volumes/data/memory.json': snapshotTree(path.join(root, 'services/memory/data'), { mtimes: true })['memory.json'],
+    });
+  });
+
+  it('without a key, or with the wrong one, fails in one line and changes nothing', () => {
+    fs.writeFileSync(path.join(root, 'services/memory/data/memory.json'), '{"changed": true}\n');
+    const before = platformState();
+    refused(mcpOn(root, ['restore', record.id, '--yes']), 1, 'is encrypted to public keys: pass --identity FILE');
+    refused(mcpOn(root, ['restore', record.id, '--identity', key2, '--yes']), 1, 'no identity matches its recipients');
+    const dir = target();
+    refused(mcpOn(root, ['restore', record.id, '--target', dir, '--identity', key2, '--yes']), 1, 'no identity matches');
+    expect(fs.existsSync(dir)).toBe(false);
+    expect(platformState()).toEqual(before);
+  });
+
+  it('tampered ciphertext changes nothing, whether or not the index was made to agree', () => {
+    const file = archivePath(root, record.archive);
+    const indexFile = path.join(root, 'backup/metadata.json');
+    const [original, originalIndex] = [fs.readFileSync(file), fs.readFileSync(indexFile, 'utf8')];
+    try {
+      flipByte(file, original.length - 100);
+      let before = platformState();
+      refused(mcpOn(root, ['restore', record.id, '--identity', key1, '--yes']), 1, 'does not match its SHA-256 in the index');
+      expect(platformState()).toEqual(before);
+      const sha = execFileSync('sha256sum', [file], { encoding: 'utf8' }).slice(0, 64);
+      fs.writeFileSync(indexFile, originalIndex.replace(record.sha256, sha));
+      before = platformState();
+      refused(mcpOn(root, ['restore', record.id, '--identity', key1, '--yes']), 1, /authentication failed|altered/);
+      expect(platformState()).toEqual(before);
+    } finally {
+      fs.writeFileSync(file, original);
+      fs.writeFileSync(indexFile, originalIndex);
+    }
+  });
+
+  it('in place with the right identity restores, and its safety backup is encrypted too: still no file name in the backup folder', () => {
+    fs.writeFileSync(path.join(root, 'services/memory/data/memory.json'), '{"changed": "again"}\n');
+    const run = mcpOn(root, ['restore', record.id, '--identity', key1, '--yes', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(root, 'services/memory/data/memory.json'), 'utf8')).toBe('{"type":"entity","name":"Ada"}\n');
+    const records = json<BackupRecord[]>(mcpOn(root, ['list', '--json']));
+    expect(records).toHaveLength(2);
+    for (const r of records) expect(r.encryption.mode).toBe('recipients');
+    for (const name of fs.readdirSync(path.join(root, 'backup/archives'))) expect(name).toMatch(/\.age$/);
+    for (const name of ['memory.json', 'README.md', 'server.json', 'report.pdf']) expect(filesContaining(path.join(root, 'backup'), name), name).toEqual([]);
+    expect(filesContaining(path.join(root, 'backup'), '"changed"')).toEqual([]);
+  });
+});
+
 describe('passphrase encryption (MCP_BACKUP_PASSPHRASE)', () => {
   let root: string;
   let record: BackupRecord;
@@ -352,6 +429,17 @@ describe('passphrase encryption (MCP_BACKUP_PASSPHRASE)', () => {
     refused(wrong, 1, `cannot decrypt manifest ${record.manifest}: wrong passphrase`);
     expect(wrong.stderr + wrong.stdout).not.toContain('not it');
     refused(mcpOn(root, ['show', record.id, '--files']), 1, 'is encrypted with a passphrase: set MCP_BACKUP_PASSPHRASE');
+  });
+
+  it('restore with the passphrase is byte-exact; with a wrong one it is a one-line error and nothing is written', () => {
+    const dir = path.join(keys, 'passphrase-target');
+    const wrong = mcpOn(root, ['restore', record.id, '--target', dir, '--yes'], { env: { MCP_BACKUP_PASSPHRASE: 'not it' } });
+    refused(wrong, 1, 'wrong passphrase');
+    expect(fs.existsSync(dir)).toBe(false);
+    const run = mcpOn(root, ['restore', record.id, '--target', dir, '--yes'], { env: { MCP_BACKUP_PASSPHRASE: PASSPHRASE } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout + run.stderr).not.toContain(PASSPHRASE);
+    expect(snapshotTree(path.join(dir, 'git/volumes/repos'), { mtimes: true })).toEqual(snapshotTree(path.join(root, 'services/git/repos'), { mtimes: true }));
   });
 
   it('an identity file does not open a passphrase backup, and the error says what it needs', () => {
