@@ -407,7 +407,8 @@ describe('passphrase encryption (MCP_BACKUP_PASSPHRASE)', () => {
   let create: CliRun;
 
   beforeAll(() => {
-    root = makePlatform();
+    // A hook that dumps its environment: the passphrase must not be in it.
+    root = makePlatform({ yaml: `${STANDARD_YAML}    hooks:\n      pre_backup: "env > hook-env.txt"\n` });
     create = mcpUmask000(root, ['create', '--type', 'full', '--encrypt', '--json'], { MCP_BACKUP_PASSPHRASE: PASSPHRASE });
     record = created(create);
   });
@@ -420,6 +421,9 @@ describe('passphrase encryption (MCP_BACKUP_PASSPHRASE)', () => {
     expect(filesContaining(path.join(root, '.mcp-backup-cache'), PASSPHRASE)).toEqual([]);
     expect(filesContaining(path.join(root, 'backup'), 'README.md')).toEqual([]);
     expect(fs.readFileSync(path.join(root, 'backup/metadata.json'), 'utf8')).not.toMatch(/passphrase"\s*:\s*"/);
+    const hookEnv = fs.readFileSync(path.join(root, 'hook-env.txt'), 'utf8');
+    expect(hookEnv).toContain(`MCP_BACKUP_ID=${record.id}`);
+    expect(hookEnv).not.toContain(PASSPHRASE);
   });
 
   it('verify with the passphrase checks every file; a wrong passphrase is a one-line error that says so', () => {

@@ -17,12 +17,17 @@ export interface HookContext {
   env?: Record<string, string>;
 }
 
+/** Secrets of this tool that a hook must never see (a hook's output may be logged, its environment dumped). */
+const WITHHELD = ['MCP_BACKUP_PASSPHRASE'];
+
 export async function runHook(context: HookContext): Promise<void> {
   const { root, service, hook, command } = context;
+  const inherited = { ...process.env };
+  for (const name of WITHHELD) delete inherited[name];
   const child = spawn('/bin/sh', ['-c', command], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, MCP_PLATFORM_ROOT: root, MCP_BACKUP_SERVICE: service, MCP_BACKUP_HOOK: hook, ...context.env },
+    env: { ...inherited, MCP_PLATFORM_ROOT: root, MCP_BACKUP_SERVICE: service, MCP_BACKUP_HOOK: hook, ...context.env },
   });
   let output = '';
   const keep = (chunk: Buffer) => {
