@@ -31,7 +31,7 @@ import { foldChain, type BackupState, type StateEntry } from '../archive/state.j
 import { runHook } from '../hooks/run-hook.js';
 import { newBackupId } from '../metadata/ids.js';
 import type { BackupOrigin, BackupParts, BackupRecord, BackupType } from '../metadata/record.js';
-import { readIndex, updateIndex } from '../metadata/store.js';
+import { INDEX_SCHEMA_VERSION, readIndex, withIndexLock, writeIndex } from '../metadata/store.js';
 import { PLATFORM_CONFIG_ARCHIVE_PATH, type Platform, type Service } from '../platform/types.js';
 import { backupLayout, ensureLayout } from '../repository/layout.js';
 import { openWorkspace, sweepTemp, type Workspace } from '../repository/workspace.js';
@@ -409,15 +409,20 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     };
     options.onProgress?.({ phase: 'commit', files: stored.files, bytes: stored.bytes, totalFiles, totalBytes });
     const [archiveCommit, manifestCommit] = [archiveWriter, manifestWriter];
-    await updateIndex(layout, async (records) => {
+    await withIndexLock(layout, async () => {
+      const current = await readIndex(layout);
       // The base may have been deleted while this incremental was being written: never record a broken chain.
-      if (base && !records.some((r) => r.id === base.parent.id)) {
+      if (base && !current.backups.some((r) => r.id === base.parent.id)) {
         throw new BackupError('NO_BASE', `the incremental's base ${base.parent.id} was deleted while it was being made: run the backup again`);
       }
+      // Named as pending removal before they enter archives/: killed between the renames and the record, the files
+      // are never an archive nothing knows of (the next cleanup, delete or index rebuild removes them).
+      const files = [record.archive, record.manifest];
+      await writeIndex(layout, current, current.backups, [...current.pendingRemoval, ...files]);
       await manifestCommit.commit();
       await archiveCommit.commit();
       record.durationMs = Date.now() - startedAt.getTime();
-      return { records: [...records, record], result: undefined };
+      await writeIndex(layout, { exists: true, schemaVersion: INDEX_SCHEMA_VERSION }, [...current.backups, record], current.pendingRemoval);
     });
     return { record, changedWhileReading, skipped };
   } catch (error) {
