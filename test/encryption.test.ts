@@ -337,10 +337,11 @@ describe('restore of a backup encrypted to a public key', () => {
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  it('with the right identity, --target gives the files byte for byte, with modes and mtimes', () => {
+  it('with the right identity, --target gives the files byte for byte, with modes and mtimes (its own folders 0700 under umask 000)', () => {
     const dir = target();
-    const run = mcpOn(root, ['restore', record.id, '--target', dir, '--identity', key1, '--yes']);
+    const run = mcpUmask000(root, ['restore', record.id, '--target', dir, '--identity', key1, '--yes']);
     expect(run.code, run.stderr).toBe(0);
+    for (const own of ['.', 'filesystem', 'filesystem/volumes', 'memory/config']) expect(fs.statSync(path.join(dir, own)).mode & 0o777).toBe(0o700);
     const excluded = (rel: string) => rel === 'draft.tmp' || rel.startsWith('cache/');
     expect(snapshotTree(path.join(dir, 'filesystem/volumes/data'), { mtimes: true })).toEqual(
       snapshotTree(path.join(root, 'services/filesystem/data'), { mtimes: true, skip: excluded }),
@@ -454,6 +455,9 @@ describe('passphrase encryption (MCP_BACKUP_PASSPHRASE)', () => {
   });
 
   it('everything written is 0600 and every folder 0700, even under umask 000', () => {
+    const schedule = mcpUmask000(root, ['schedule', '0 2 * * *', '--type', 'full', '--quiet']);
+    expect(schedule.code, schedule.stderr).toBe(0);
+    expect(fs.statSync(path.join(root, 'backup/schedules.json')).mode & 0o777).toBe(0o600);
     const modes = (dir: string) =>
       [dir, ...fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((rel) => path.join(dir, rel))].map((p) => {
         const stat = fs.lstatSync(p);
