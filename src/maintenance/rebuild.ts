@@ -428,7 +428,7 @@ export async function rebuildIndex(platform: Platform, options: RebuildOptions =
   const { signal } = options;
   const report = emptyReport();
   if (!(await exists(layout.root))) return report;
-  await ensureLayout(layout);
+  for (const warning of await ensureLayout(layout)) options.onWarning?.(warning);
   await sweepTemp(layout);
   const storage = maintenanceStorage(layout);
 

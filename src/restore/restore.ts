@@ -157,7 +157,7 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
 
   // What can be refused from the index alone is refused before anything is written (even the lock).
   await resolveChain(layout, options);
-  await ensureLayout(layout);
+  for (const warning of await ensureLayout(layout)) options.onWarning?.(warning);
   const lock = await acquireRestoreLock(layout);
   let workspace: RestoreWorkspace | undefined;
   let keepWorkspace = false;
