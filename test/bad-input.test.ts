@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, json, mcp, mcpOn, spawnMcp, type CliRun } from './helpers/cli.js';
+import { BIN, json, mcp, mcpOn, publicBin, spawnMcp, type CliRun } from './helpers/cli.js';
 import { makePlatform, STANDARD_YAML } from './helpers/platform.js';
 import { snapshotTree, tempDir } from './helpers/tree.js';
 import type { BackupRecord } from '../src/index.js';
@@ -124,7 +124,7 @@ describe('failures exit 1 and change nothing', () => {
     const run = (args: string[]): CliRun => {
       const command = asUser ? 'setpriv' : process.execPath;
       const prefix = asUser ? ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath] : [];
-      const r = spawnSync(command, [...prefix, BIN, 'backup', '--platform', root, ...args], { encoding: 'utf8', cwd: '/' });
+      const r = spawnSync(command, [...prefix, asUser ? publicBin() : BIN, 'backup', '--platform', root, ...args], { encoding: 'utf8', cwd: '/' });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     };
     unchanged(root, () => refused(run(['create', '--type', 'full']), 1, /1 path cannot be backed up: .*secret\.txt \(permission denied\).*--skip-unreadable/));
@@ -180,7 +180,7 @@ describe('a killed create', () => {
     // Wait until the archive is being written, then kill.
     const temp = path.join(root, 'backup/temp');
     for (let i = 0; i < 200; i++) {
-      const staging = fs.existsSync(temp) ? fs.readdirSync(temp).filter((n) => !n.endsWith('.lease')) : [];
+      const staging = fs.existsSync(temp) ? fs.readdirSync(temp).filter((n) => !n.endsWith('.lease') && !n.endsWith('.owner')) : [];
       if (staging.some((dir) => fs.readdirSync(path.join(temp, dir)).length > 0)) break;
       await new Promise((r) => setTimeout(r, 20));
     }

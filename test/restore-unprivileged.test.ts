@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, json, type CliRun } from './helpers/cli.js';
+import { json, publicBin, type CliRun } from './helpers/cli.js';
 import { exactSnapshot, expectSameTrees, listAll, type ExactSnapshot } from './helpers/exact-tree.js';
 import { tempDir, writeTree } from './helpers/tree.js';
 import type { BackupRecord, RestoreResult } from '../src/index.js';
@@ -16,7 +16,7 @@ const NOBODY = 65534;
 const canDropPrivileges = process.getuid?.() === 0 && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status === 0;
 
 function asNobody(root: string, args: string[]): CliRun {
-  const run = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, BIN, 'backup', '--platform', root, ...args], {
+  const run = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, publicBin(), 'backup', '--platform', root, ...args], {
     encoding: 'utf8',
     cwd: root,
     env: { ...process.env, NO_COLOR: '1', HOME: root },

@@ -1,5 +1,7 @@
 /** Runs the real CLI (the built bin/mcp.js) as a child process, the way a user would. */
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,4 +59,23 @@ export function json<T>(run: CliRun): T {
   } catch {
     throw new Error(`expected JSON on stdout, got:\n${run.stdout}\nstderr:\n${run.stderr}`);
   }
+}
+
+let publicBinPath: string | undefined;
+
+/**
+ * The CLI at a path any user can read, for tests that run it as an unprivileged user: the checkout itself may sit
+ * in a folder only its owner can enter (a CI clone in a 0700 temp folder). The bundle is self-contained.
+ */
+export function publicBin(): string {
+  if (publicBinPath) return publicBinPath;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-bin-'));
+  fs.chmodSync(dir, 0o755);
+  fs.mkdirSync(path.join(dir, 'bin'), { mode: 0o755 });
+  fs.mkdirSync(path.join(dir, 'dist'), { mode: 0o755 });
+  fs.copyFileSync(BIN, path.join(dir, 'bin/mcp.js'));
+  fs.copyFileSync(path.join(REPO_ROOT, 'dist/mcp.mjs'), path.join(dir, 'dist/mcp.mjs'));
+  for (const file of ['bin/mcp.js', 'dist/mcp.mjs']) fs.chmodSync(path.join(dir, file), 0o755);
+  publicBinPath = path.join(dir, 'bin/mcp.js');
+  return publicBinPath;
 }
