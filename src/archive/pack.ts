@@ -68,8 +68,9 @@ type HeaderArgument = Partial<tarStream.Header> & Pick<tarStream.Header, 'name'>
 function addEntry(pack: tarStream.Pack, header: HeaderArgument, content?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (error?: Error | null) => (error ? reject(error) : resolve());
-    if (content) pack.entry(header, content, done);
-    else pack.entry(header, done);
+    const sink = content ? pack.entry(header, content, done) : pack.entry(header, done);
+    // tar-stream may also emit the failure (a full disk downstream) as an 'error' event: never an unhandled one.
+    sink.on('error', reject);
   });
 }
 
@@ -116,6 +117,8 @@ async function packFile(pack: tarStream.Pack, entry: ScannedEntry, hooks: PackHo
         sink.on('finish', () => resolve());
         sink.on('error', reject);
       });
+      // Awaited below; a failure while the loop waits for 'drain' (a full disk) must end the wait, not the process.
+      finished.catch(() => undefined);
       for (let remaining = size; remaining > 0; ) {
         const chunk = Buffer.allocUnsafe(Math.min(CHUNK, remaining));
         const read = shortRead ? 0 : readFully(fd, chunk);
@@ -125,7 +128,7 @@ async function packFile(pack: tarStream.Pack, entry: ScannedEntry, hooks: PackHo
         }
         hash.update(chunk);
         remaining -= chunk.length;
-        if (!sink.write(chunk)) await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
+        if (!sink.write(chunk)) await Promise.race([new Promise<void>((resolve) => sink.once('drain', () => resolve())), finished]);
       }
       sink.end(undefined);
       await finished;
@@ -206,8 +209,10 @@ export async function packOwnFile(pack: tarStream.Pack, name: string, file: stri
     sink.on('finish', () => resolve());
     sink.on('error', reject);
   });
+  finished.catch(() => undefined); // Awaited below (see packFile).
+
   for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK })) {
-    if (!sink.write(chunk as Buffer)) await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
+    if (!sink.write(chunk as Buffer)) await Promise.race([new Promise<void>((resolve) => sink.once('drain', () => resolve())), finished]);
   }
   sink.end(undefined);
   await finished;

@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import tarStream from 'tar-stream';
 import { createHash } from 'node:crypto';
-import { BackupError, errnoCode } from '../errors.js';
+import { BackupError, errnoCode, ioError } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import { createDecryptStream, decryptBuffer, keyRequired, type DecryptionKey } from '../crypto/index.js';
@@ -86,6 +86,9 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
   const extract = tarStream.extract();
   let manifest: Manifest | undefined;
   let manifestSha256: string | undefined;
+  // The first failure of an entry's consumer (a full disk while restoring a file...): the pipeline may report only
+  // "Premature close" for it, which must not pass for a damaged archive.
+  let entryError: unknown;
   extract.on('entry', (header, stream, next) => {
     const work =
       header.name === MANIFEST_ARCHIVE_PATH
@@ -97,6 +100,7 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
     work.then(
       () => next(),
       (error: unknown) => {
+        entryError ??= error;
         stream.resume();
         extract.destroy(error as Error);
       },
@@ -107,6 +111,8 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
   } catch (error) {
     if (error instanceof BackupError) throw error;
     if (signal?.aborted) throw error;
+    if (entryError instanceof BackupError) throw entryError;
+    if (entryError !== undefined && errnoCode(entryError) !== undefined) throw ioError('restoring the files of', `backup ${record.id}`, entryError);
     throw new BackupError('INTEGRITY', `archive ${record.archive} of backup ${record.id} cannot be read: ${(error as Error).message}`, {
       id: record.id,
     });

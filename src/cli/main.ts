@@ -3,7 +3,7 @@
  * the result, and maps errors to exit codes here and only here.
  */
 import { Command, CommanderError, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { isBackupError } from '../errors.js';
+import { errnoCode, isBackupError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { CliContext, type CliIo } from './context.js';
 import { printable } from './format.js';
@@ -72,6 +72,13 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       io.stderr.write(`mcp backup: ${printable(error.message)}\n`);
       return exitCodeFor(error.code);
     }
+    // A full disk is no bug: say so on one line, with the fix.
+    const errno = errnoCode(error);
+    if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+      const where = (error as { path?: unknown }).path;
+      io.stderr.write(`mcp backup: no space left on the device${typeof where === 'string' ? ` (${printable(where)})` : ''}: free some space and run the command again\n`);
+      return EXIT_FAILURE;
+    }
     // Not a failure we anticipated: say so plainly, and show the stack only when asked.
     const message = error instanceof Error ? error.message : String(error);
     io.stderr.write(`mcp backup: unexpected error: ${printable(message)}\n`);
@@ -82,5 +89,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 }
 
 function defaultIo(): CliIo {
+  // A reader that stops early (`mcp backup list | head`) is no failure: the command carries on (a backup is never
+  // cut short by it) and what it prints goes nowhere, instead of an EPIPE stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error) => {
+      const code = errnoCode(error) ?? (error as { code?: unknown }).code;
+      if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') return;
+      throw error;
+    });
+  }
   return { stdout: process.stdout, stderr: process.stderr, stdinIsTTY: process.stdin.isTTY === true, env: process.env, cwd: process.cwd() };
 }

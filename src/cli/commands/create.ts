@@ -3,7 +3,7 @@ import { Option } from '@commander-js/extra-typings';
 import { BACKUP_TYPES } from '../../metadata/record.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
-import { collect, integerIn, list, oneOf } from '../options.js';
+import { collect, descriptionText, integerIn, list, oneOf } from '../options.js';
 import { resolveEncryption } from '../../backup/encryption.js';
 import { decryptionKey, newPassphrase } from '../secrets.js';
 
@@ -13,7 +13,7 @@ export function registerCreate(backup: Command<[], Record<string, unknown>, Reco
     .description('create a backup: full (every service), incremental (changes since the last backup) or service')
     .addOption(new Option('--type <type>', 'full, incremental or service').argParser(oneOf('--type', BACKUP_TYPES)).makeOptionMandatory())
     .option('--services <names>', 'comma-separated services (required for --type service)', list)
-    .option('--description <text>', 'a note kept with the backup')
+    .option('--description <text>', 'a note kept with the backup (at most 4096 characters)', descriptionText)
     .option('--include-logs', 'also back up each service\'s logs')
     .option('--no-volumes', 'leave data volumes out (service backups)')
     .option('--no-compress', 'store a plain .tar instead of .tar.gz')

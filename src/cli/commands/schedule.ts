@@ -5,7 +5,7 @@ import { BACKUP_TYPES } from '../../metadata/record.js';
 import { formatInZone, type ScheduleView } from '../../schedule/index.js';
 import type { CliContext } from '../context.js';
 import { formatAge, table } from '../format.js';
-import { collect, integerIn, list, oneOf } from '../options.js';
+import { collect, descriptionText, integerIn, list, oneOf } from '../options.js';
 
 function retentionText(view: ScheduleView): string {
   const r = view.schedule.retention;
@@ -35,7 +35,7 @@ export function registerSchedule(backup: Command<[], Record<string, unknown>, Re
     .option('--keep <n>', 'after each run, keep this schedule\'s N newest backups', integerIn('--keep', 0, 100_000))
     .option('--days <d>', 'after each run, remove this schedule\'s backups older than D days', integerIn('--days', 0, 100_000))
     .option('--timezone <tz>', 'IANA time zone the expression is read in (default: this machine\'s)')
-    .option('--description <text>', 'a note kept with each backup it makes')
+    .option('--description <text>', 'a note kept with each backup it makes (at most 4096 characters)', descriptionText)
     .addHelpText('after', `
 Examples:
   mcp backup schedule "0 2 * * *" --type full --compress
