@@ -6,9 +6,10 @@
  * dictionary keeps the ratio within a fraction of a percent of single-threaded `gzip`; `gzip -d`, GNU tar and Node's
  * gunzip read the result like any other .gz.
  *
- * Blocks that do not compress (media, encrypted or already-compressed files) are stored rather than deflated: a
- * 64 KiB sample is deflated at level 1 first, and if it does not shrink by 2%, the block is deflated at level 0.
- * Deflating random data at level 6 costs as much CPU as text and gains nothing (the same trick as borg's "auto").
+ * Blocks that do not compress (media, encrypted or already-compressed files) are stored rather than deflated: four
+ * 16 KiB samples spread over the block are deflated at level 1 first, and only if none of them shrinks by 2% is the
+ * block deflated at level 0. Deflating random data at level 6 costs as much CPU as text and gains nothing (the same
+ * trick as borg's "auto"); sampling several places keeps a block that mixes random bytes and text compressed.
  */
 import os from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -17,7 +18,8 @@ import { promisify } from 'node:util';
 
 const deflateRaw = promisify(zlib.deflateRaw);
 
-const SAMPLE = 64 * 1024;
+const SAMPLE = 16 * 1024;
+const SAMPLES = 4;
 const WORTH_COMPRESSING = 0.98;
 const DICTIONARY = 32 * 1024;
 /** ID1 ID2, CM=deflate, no flags, no mtime, no extra flags, OS=unix. */
@@ -43,11 +45,14 @@ function outputSize(block: Buffer): number {
 
 async function compressBlock(block: Buffer, dictionary: Buffer | undefined, level: number): Promise<Buffer> {
   let effective = level;
-  if (block.length > SAMPLE * 2) {
-    const middle = Math.floor(block.length / 2);
-    const sample = block.subarray(middle - SAMPLE / 2, middle + SAMPLE / 2);
-    const probe = await deflateRaw(sample, { level: 1, chunkSize: outputSize(sample) });
-    if (probe.length > sample.length * WORTH_COMPRESSING) effective = 0;
+  if (block.length >= SAMPLE * SAMPLES * 2) {
+    const step = Math.floor((block.length - SAMPLE) / (SAMPLES - 1));
+    effective = 0;
+    for (let i = 0; i < SAMPLES && effective === 0; i++) {
+      const sample = block.subarray(i * step, i * step + SAMPLE);
+      const probe = await deflateRaw(sample, { level: 1, chunkSize: outputSize(sample) });
+      if (probe.length <= sample.length * WORTH_COMPRESSING) effective = level;
+    }
   }
   return deflateRaw(block, {
     level: effective,
