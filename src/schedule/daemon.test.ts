@@ -97,7 +97,7 @@ describe('daemon', () => {
       `2026-05-01T15:20:00.000Z schedule ${schedule.id} "0 * * * *" (Every hour, every day): next run 2026-05-01 16:00:00 +00:00`,
       `2026-05-01T15:20:00.000Z schedule ${schedule.id} missed its run at 2026-05-01 15:00:00 +00:00 (and 4 earlier slots): running it once now`,
       `2026-05-01T15:20:00.000Z schedule ${schedule.id} started: full backup (slot 2026-05-01 15:00:00 +00:00)`,
-      `2026-05-01T15:20:00.000Z schedule ${schedule.id} succeeded: backup backup-1, 2.0 KiB, 0.0 s`,
+      `2026-05-01T15:20:00.000Z schedule ${schedule.id} succeeded: backup backup-1, 2.00 KiB, 0 ms`,
     ]);
     expect(d.calls.map((c) => c.context.trigger)).toEqual(['catch-up']);
     await recorded(schedule.id);
@@ -240,7 +240,7 @@ describe('daemon', () => {
     await d.advanceTo('2026-05-01T11:00:00.000Z');
     await d.sees(/started: /);
     d.stop.abort();
-    await d.sees(new RegExp(`stopping: no new runs; waiting up to 1 min 0 s for ${schedule.id} to finish`));
+    await d.sees(new RegExp(`stopping: no new runs; waiting up to 1m00s for ${schedule.id} to finish`));
     hold.open();
     await d.done;
     expect(d.lines.at(-1)).toMatch(/daemon stopped$/);

@@ -4,6 +4,7 @@
  */
 import { formatInZone } from './cron.js';
 import type { RunTrigger } from './types.js';
+import { formatBytes, formatDuration } from '../units.js';
 
 interface At {
   at: Date;
@@ -35,25 +36,7 @@ export type SchedulerEvent = At &
 
 export type SchedulerLog = (line: string, event: SchedulerEvent) => void;
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const totalSeconds = Math.round(ms / 1000);
-  const hours = Math.floor(totalSeconds / 3600);
-  const minutes = Math.floor((totalSeconds % 3600) / 60);
-  const seconds = totalSeconds % 60;
-  return hours > 0 ? `${hours} h ${minutes} min` : `${minutes} min ${seconds} s`;
-}
+export { formatBytes, formatDuration };
 
 function next(nextRunAt: Date | null, timezone: string): string {
   return nextRunAt ? `next run ${formatInZone(nextRunAt, timezone)}` : 'no run left';

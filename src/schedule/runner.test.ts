@@ -99,7 +99,7 @@ describe('runDue', () => {
     });
     expect(h.lines).toEqual([
       `2026-05-02T02:00:00.000Z schedule ${schedule.id} started: full backup (slot 2026-05-02 02:00:00 +00:00)`,
-      `2026-05-02T02:00:04.200Z schedule ${schedule.id} succeeded: backup backup-1, 3.0 MiB, 4.2 s`,
+      `2026-05-02T02:00:04.200Z schedule ${schedule.id} succeeded: backup backup-1, 3.00 MiB, 4.2 s`,
       `2026-05-02T02:00:04.200Z schedule ${schedule.id} retention: removed 1 backup (old-1)`,
     ]);
 
@@ -137,7 +137,7 @@ describe('runDue', () => {
     expect(report.runs).toMatchObject([{ result: 'failed', error: 'pre_backup hook of git failed (exit 1)' }]);
     expect(h.retention).toEqual([]);
     expect((await only()).state).toMatchObject({ lastResult: 'failed', lastError: 'pre_backup hook of git failed (exit 1)' });
-    expect(h.lines.at(-1)).toMatch(/failed after 0\.0 s: pre_backup hook of git failed \(exit 1\)$/);
+    expect(h.lines.at(-1)).toMatch(/failed after 0 ms: pre_backup hook of git failed \(exit 1\)$/);
   });
 
   it('a scheduled incremental with no base takes a full backup and says so', async () => {
@@ -150,7 +150,7 @@ describe('runDue', () => {
     expect(h.calls.map((c) => c.schedule.backup.type)).toEqual(['incremental', 'full']);
     expect(report.runs).toMatchObject([{ result: 'success', note: 'no base for an incremental: took a full backup instead' }]);
     expect((await only()).state).toMatchObject({ lastNote: 'no base for an incremental: took a full backup instead', lastBackupId: 'full-1' });
-    expect(h.lines.some((l) => l.endsWith('succeeded: backup full-1, 10 B, 0.0 s; no base for an incremental: took a full backup instead'))).toBe(true);
+    expect(h.lines.some((l) => l.endsWith('succeeded: backup full-1, 10 B, 0 ms; no base for an incremental: took a full backup instead'))).toBe(true);
   });
 
   it('keeps the engine note, and records a retention failure without failing the run', async () => {
