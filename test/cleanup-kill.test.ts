@@ -11,22 +11,11 @@ import { json, mcpOn, spawnMcp } from './helpers/cli.js';
 import { ago, backupAt, filesOf, HOUR, readIndexFile, smallPlatform } from './helpers/backups.js';
 import { tempDir } from './helpers/tree.js';
 import type { BackupRecord, RebuildReport } from '../src/index.js';
+import { seeded as random } from './helpers/random.js';
 
 const BACKUPS = 40;
 const KILLS = 10;
 const SEED = 0x6c1ea9;
-
-/** mulberry32: a small seeded generator, so the kill instants are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function copyPlatform(template: string): string {
   const root = path.join(tempDir('mcp-kill-'), 'platform');

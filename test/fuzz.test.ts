@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/cli.js';
 import { snapshotTree, tempDir, writeTree, type TreeRecord } from './helpers/tree.js';
 import { openPlatform, type BackupRecord, type DecryptionKey, type EncryptionKey } from '../src/index.js';
+import { seeded as random } from './helpers/random.js';
 
 const SEED = 0x5eed_2026;
 const CASES = 160;
@@ -31,18 +32,6 @@ const YAML = `services:
   store:
     volumes: [services/store/data]
 `;
-
-/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const int = (rng: Rng, n: number) => Math.floor(rng() * n);

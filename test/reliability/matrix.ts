@@ -13,18 +13,7 @@ import { json, mcpOn, spawnMcp, type CliRun } from '../helpers/cli.js';
 import { makePlatform } from '../helpers/platform.js';
 import { snapshotTree, tempDir, type TreeRecord } from '../helpers/tree.js';
 import type { BackupRecord } from '../../src/index.js';
-
-/** mulberry32: a small seeded generator. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded } from '../helpers/random.js';
 
 /** Deterministic bytes (incompressible), so the platform is the same on every run. */
 export function bytes(seed: number, size: number): Buffer {
