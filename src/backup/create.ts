@@ -11,7 +11,6 @@
  * The record is written last, so a backup is listed only once its archive is complete and durable; a killed create
  * leaves a staging folder that the next command sweeps, or at worst an unlisted archive that `index rebuild` finds.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Transform } from 'node:stream';
@@ -20,14 +19,12 @@ import zlib from 'node:zlib';
 import tarStream from 'tar-stream';
 import { BackupError } from '../errors.js';
 import { DigestStream } from '../archive/digest.js';
-import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, type Manifest, type ManifestRoot } from '../archive/manifest.js';
+import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, type ManifestRoot } from '../archive/manifest.js';
 import { ManifestWriter, type ManifestHeader } from '../archive/manifest-writer.js';
 import { packEntries, packOwnFile, type PackHooks } from '../archive/pack.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
 import { ManifestCache, MANIFEST_CACHE_DIR } from '../archive/manifest-cache.js';
-import { loadManifest } from '../archive/read.js';
 import { checkEncryptionKey, createEncryptStream, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
-import { foldChain, type BackupState, type StateEntry } from '../archive/state.js';
 import { runHook } from '../hooks/run-hook.js';
 import { newBackupId } from '../metadata/ids.js';
 import type { BackupOrigin, BackupParts, BackupRecord, BackupType } from '../metadata/record.js';
@@ -40,10 +37,10 @@ import { LocalStorage } from '../storage/local.js';
 import type { ArchiveStorage, ObjectWriter } from '../storage/storage.js';
 import { scanRoots, type ScanProblem, type ScanRoot, type ScannedEntry } from '../walk/scan.js';
 import { TOOL_VERSION } from '../version.js';
-import { findIncrementalBase } from './base.js';
+import { contentDiffers, resolveIncremental } from './incremental.js';
 import { diffAgainstState } from './changes.js';
 import type { OperationObserver } from './progress.js';
-import { findServices, resolveScope, type BackupScope } from './scope.js';
+import { resolveScope, type BackupScope } from './scope.js';
 
 
 export const DEFAULT_COMPRESSION_LEVEL = 6;
@@ -86,12 +83,6 @@ export interface CreateBackupResult {
   skipped: string[];
 }
 
-/** An incremental's starting point: the backup it extends and the state of the platform paths at that time. */
-interface IncrementalBase {
-  parent: BackupRecord;
-  state: BackupState;
-}
-
 function scanRootsOf(service: Service, parts: BackupParts): ScanRoot[] {
   return service.paths
     .filter((p) => parts[p.part])
@@ -131,61 +122,6 @@ function manifestRoots(platform: Platform, scope: BackupScope): ManifestRoot[] {
     roots.push({ service: '_platform', part: 'platform', source: 'platform.yaml', archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH });
   }
   return roots;
-}
-
-/** For an incremental: the scope it continues, its parent, and the parent's state. */
-async function resolveIncremental(
-  platform: Platform,
-  storage: ArchiveStorage,
-  records: readonly BackupRecord[],
-  options: CreateBackupOptions,
-): Promise<{ scope: BackupScope; base: IncrementalBase }> {
-  const wholePlatform = !options.services || options.services.length === 0;
-  const services = wholePlatform ? platform.services : findServices(platform, options.services!);
-  const { base, parts } = findIncrementalBase(records, {
-    services: services.map((s) => s.name),
-    wholePlatform,
-    ...(options.includeLogs !== undefined && { includeLogs: options.includeLogs }),
-    ...(options.volumes !== undefined && { volumes: options.volumes }),
-  });
-  const chain: BackupRecord[] = [base];
-  for (let parent = base.parent; parent !== undefined; ) {
-    const record = records.find((r) => r.id === parent)!;
-    chain.unshift(record);
-    parent = record.parent;
-  }
-  const manifests: Manifest[] = [];
-  const cache = new ManifestCache(platform.root);
-  const key = options.decryptionKey ?? (options.encryption?.mode === 'passphrase' ? { passphrase: options.encryption.passphrase } : undefined);
-  for (const record of chain) {
-    const cached = record.encryption.mode !== 'none' ? await cache.get(record.id) : undefined;
-    if (cached) {
-      manifests.push(cached);
-      continue;
-    }
-    if (record.encryption.mode !== 'none' && !key) {
-      throw new BackupError(
-        'NO_BASE',
-        `the incremental's base ${record.id} is encrypted and this host has no plain copy of its manifest: pass --identity FILE to read it, or take a full backup`,
-        { id: record.id },
-      );
-    }
-    manifests.push(await loadManifest(storage, record, key));
-  }
-  const scope: BackupScope = { services, parts: { ...parts, platformConfig: parts.platformConfig && platform.configFile !== undefined } };
-  return { scope, base: { parent: base, state: foldChain(manifests) } };
-}
-
-function sha256OfFile(absolute: string): string | undefined {
-  try {
-    return createHash('sha256').update(fs.readFileSync(absolute)).digest('hex');
-  } catch {
-    return undefined;
-  }
-}
-
-function contentDiffers(previous: StateEntry, current: ScannedEntry): boolean {
-  return sha256OfFile(current.absolute) !== previous.sha256;
 }
 
 export async function createBackup(platform: Platform, options: CreateBackupOptions): Promise<CreateBackupResult> {
