@@ -1,20 +1,19 @@
 /**
- * Writes entries as a tar stream (framing by tar-stream) while hashing every file's content as it is read, and
- * returns the manifest entries of what was written. Reads are synchronous and large (one read for a small file,
- * 1 MiB chunks for a big one), and the only waits are for backpressure: measured here, per-file promises and small
- * reads are what makes a tar writer slow on many small files, not the framing.
+ * Writes entries into a tar stream while hashing every file's content as it is read, and reports the manifest entry
+ * of each one written. Reads are synchronous and go straight into the archive's blocks (see tar-stream-writer.ts);
+ * the only waits are for backpressure: measured here, per-file promises, buffers and small reads are what makes a
+ * tar writer slow on many small files, not the framing.
  *
- * A file that changes while it is read is archived as read, padded or cut to the size in its header as GNU tar
- * does, and flagged `changedWhileReading`. A file that cannot be opened is reported and left out.
+ * The scan's lstat is each file's "before": a file that changes between the scan and the end of its reading (size,
+ * times or inode differ from a fstat after the read) is archived as read, padded or cut to the size in its header as
+ * GNU tar does, and flagged `changedWhileReading`. A file that cannot be opened is reported and left out.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import tarStream from 'tar-stream';
 import type { ManifestEntry } from './manifest.js';
+import type { TarEntryType, TarHeader } from './tar-header.js';
+import type { TarStreamWriter } from './tar-stream-writer.js';
 import type { ScannedEntry } from '../walk/scan.js';
-
-const SMALL_FILE = 4 << 20;
-const CHUNK = 1 << 20;
 
 export interface PackProgress {
   entries: number;
@@ -31,21 +30,22 @@ export interface PackHooks {
   onChangedWhileReading?(absolute: string): void;
 }
 
+const TAR_TYPES: Record<ScannedEntry['type'], TarEntryType> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
 
-function tarType(entry: ScannedEntry): 'file' | 'directory' | 'symlink' | 'link' {
-  switch (entry.type) {
-    case 'file':
-      return 'file';
-    case 'dir':
-      return 'directory';
-    case 'symlink':
-      return 'symlink';
-    case 'hardlink':
-      return 'link';
-  }
+function tarHeader(entry: ScannedEntry): TarHeader {
+  return {
+    name: entry.path,
+    type: TAR_TYPES[entry.type],
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: entry.type === 'file' ? entry.size : 0,
+    mtimeMs: entry.mtimeMs,
+    ...(entry.link !== undefined && { linkname: entry.link }),
+  };
 }
 
-function baseEntry(entry: ScannedEntry): ManifestEntry {
+function manifestEntry(entry: ScannedEntry): ManifestEntry {
   const result: ManifestEntry = {
     path: entry.path,
     type: entry.type,
@@ -62,24 +62,12 @@ function baseEntry(entry: ScannedEntry): ManifestEntry {
   return result;
 }
 
-/** Resolves when tar-stream has taken the whole entry, which is how backpressure reaches this loop. */
-type HeaderArgument = Partial<tarStream.Header> & Pick<tarStream.Header, 'name'>;
-
-function addEntry(pack: tarStream.Pack, header: HeaderArgument, content?: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error | null) => (error ? reject(error) : resolve());
-    const sink = content ? pack.entry(header, content, done) : pack.entry(header, done);
-    // tar-stream may also emit the failure (a full disk downstream) as an 'error' event: never an unhandled one.
-    sink.on('error', reject);
-  });
+function unchangedSince(entry: ScannedEntry, after: fs.Stats): boolean {
+  return after.size === entry.size && after.mtimeMs === entry.mtimeMs && after.ctimeMs === entry.ctimeMs && after.ino === entry.ino;
 }
 
-function sameFile(before: fs.Stats, after: fs.Stats): boolean {
-  return before.size === after.size && before.mtimeMs === after.mtimeMs && before.ctimeMs === after.ctimeMs;
-}
-
-/** Reads a file into the tar stream. Returns undefined when the file could not be opened. */
-async function packFile(pack: tarStream.Pack, entry: ScannedEntry, hooks: PackHooks): Promise<ManifestEntry | undefined> {
+/** Reads a file into the archive. Returns undefined when the file could not be opened. */
+async function packFile(out: TarStreamWriter, entry: ScannedEntry, hooks: PackHooks): Promise<ManifestEntry | undefined> {
   let fd: number;
   try {
     fd = fs.openSync(entry.absolute, 'r');
@@ -88,108 +76,35 @@ async function packFile(pack: tarStream.Pack, entry: ScannedEntry, hooks: PackHo
     return undefined;
   }
   try {
-    const before = fs.fstatSync(fd);
-    const size = before.size;
-    const header = {
-      name: entry.path,
-      type: 'file' as const,
-      size,
-      mode: before.mode & 0o7777,
-      uid: before.uid,
-      gid: before.gid,
-      mtime: new Date(before.mtimeMs),
-    };
     const hash = createHash('sha256');
-    let shortRead = false;
-
-    if (size <= SMALL_FILE) {
-      const content = Buffer.allocUnsafe(size);
-      const read = readFully(fd, content);
-      if (read < size) {
-        content.fill(0, read);
-        shortRead = true;
-      }
-      hash.update(content);
-      await addEntry(pack, header, content);
-    } else {
-      const sink = pack.entry(header);
-      const finished = new Promise<void>((resolve, reject) => {
-        sink.on('finish', () => resolve());
-        sink.on('error', reject);
-      });
-      // Awaited below; a failure while the loop waits for 'drain' (a full disk) must end the wait, not the process.
-      finished.catch(() => undefined);
-      for (let remaining = size; remaining > 0; ) {
-        const chunk = Buffer.allocUnsafe(Math.min(CHUNK, remaining));
-        const read = shortRead ? 0 : readFully(fd, chunk);
-        if (read < chunk.length) {
-          chunk.fill(0, read);
-          shortRead = true;
-        }
-        hash.update(chunk);
-        remaining -= chunk.length;
-        if (!sink.write(chunk)) await Promise.race([new Promise<void>((resolve) => sink.once('drain', () => resolve())), finished]);
-      }
-      sink.end(undefined);
-      await finished;
-    }
-
-    const after = fs.fstatSync(fd);
-    const manifestEntry = baseEntry(entry);
-    Object.assign(manifestEntry, {
-      mode: header.mode,
-      uid: before.uid,
-      gid: before.gid,
-      mtimeMs: before.mtimeMs,
-      size,
-      ctimeMs: before.ctimeMs,
-      ino: before.ino,
-      dev: before.dev,
-      sha256: hash.digest('hex'),
-    });
-    if (shortRead || !sameFile(before, after)) {
-      manifestEntry.changedWhileReading = true;
+    const read = await out.file(tarHeader(entry), fd, hash);
+    const packed = manifestEntry(entry);
+    packed.sha256 = hash.digest('hex');
+    if (read < entry.size || !unchangedSince(entry, fs.fstatSync(fd))) {
+      packed.changedWhileReading = true;
       hooks.onChangedWhileReading?.(entry.absolute);
     }
-    return manifestEntry;
+    return packed;
   } finally {
     fs.closeSync(fd);
   }
 }
 
-function readFully(fd: number, buffer: Buffer): number {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const n = fs.readSync(fd, buffer, offset, buffer.length - offset, null);
-    if (n === 0) break;
-    offset += n;
-  }
-  return offset;
-}
-
-/** Writes `entries` (content read from disk) into `pack`, reporting each one written through `hooks.onEntry`. */
-export async function packEntries(pack: tarStream.Pack, entries: readonly ScannedEntry[], hooks: PackHooks, signal?: AbortSignal): Promise<void> {
+/** Writes `entries` (content read from disk) into `out`, reporting each one written through `hooks.onEntry`. */
+export async function packEntries(out: TarStreamWriter, entries: readonly ScannedEntry[], hooks: PackHooks, signal?: AbortSignal): Promise<void> {
   const progress: PackProgress = { entries: 0, files: 0, bytes: 0 };
   let lastReport = 0;
   for (const entry of entries) {
     signal?.throwIfAborted();
     if (entry.type === 'file') {
-      const packed = await packFile(pack, entry, hooks);
+      const packed = await packFile(out, entry, hooks);
       if (!packed) continue;
       await hooks.onEntry(packed);
       progress.files++;
       progress.bytes += packed.size;
     } else {
-      await addEntry(pack, {
-        name: entry.path,
-        type: tarType(entry),
-        mode: entry.mode,
-        uid: entry.uid,
-        gid: entry.gid,
-        mtime: new Date(entry.mtimeMs),
-        ...(entry.link !== undefined && { linkname: entry.link }),
-      });
-      await hooks.onEntry(baseEntry(entry));
+      await out.header(tarHeader(entry));
+      await hooks.onEntry(manifestEntry(entry));
     }
     progress.entries++;
     const now = Date.now();
@@ -201,19 +116,13 @@ export async function packEntries(pack: tarStream.Pack, entries: readonly Scanne
   hooks.onProgress?.({ ...progress });
 }
 
-/** Writes a file of ours (the manifest) into `pack` under `name`, streaming it from disk. */
-export async function packOwnFile(pack: tarStream.Pack, name: string, file: string, mtime: Date): Promise<void> {
-  const size = fs.statSync(file).size;
-  const sink = pack.entry({ name, type: 'file', mode: 0o600, mtime, size });
-  const finished = new Promise<void>((resolve, reject) => {
-    sink.on('finish', () => resolve());
-    sink.on('error', reject);
-  });
-  finished.catch(() => undefined); // Awaited below (see packFile).
-
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK })) {
-    if (!sink.write(chunk as Buffer)) await Promise.race([new Promise<void>((resolve) => sink.once('drain', () => resolve())), finished]);
+/** Writes a file of ours (the manifest) into `out` under `name`. */
+export async function packOwnFile(out: TarStreamWriter, name: string, file: string, mtime: Date): Promise<void> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    await out.file({ name, type: 'file', mode: 0o600, uid: 0, gid: 0, size, mtimeMs: mtime.getTime() }, fd, createHash('sha256'));
+  } finally {
+    fs.closeSync(fd);
   }
-  sink.end(undefined);
-  await finished;
 }

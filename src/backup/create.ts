@@ -16,13 +16,13 @@ import path from 'node:path';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import tarStream from 'tar-stream';
 import { BackupError } from '../errors.js';
 import { DigestStream } from '../archive/digest.js';
 import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, type ManifestRoot } from '../archive/manifest.js';
 import { ManifestWriter, type ManifestHeader } from '../archive/manifest-writer.js';
 import { packEntries, packOwnFile, type PackHooks } from '../archive/pack.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
+import { TarStreamWriter } from '../archive/tar-stream-writer.js';
 import { ManifestCache, MANIFEST_CACHE_DIR } from '../archive/manifest-cache.js';
 import { checkEncryptionKey, createEncryptStream, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
 import { runHook } from '../hooks/run-hook.js';
@@ -171,7 +171,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   let manifestWriter: ObjectWriter | undefined;
   let workspace: Workspace | undefined;
   let manifest: ManifestWriter | undefined;
-  const pack = tarStream.pack();
+  const pack = new TarStreamWriter();
   try {
     // 1. Hooks, then the scan: a hook may create what is to be backed up (a database snapshot).
     for (const service of scope.services) {
@@ -301,7 +301,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     skipped.push(...unreadable.map((u) => u.absolute));
     await manifest.close();
     await packOwnFile(pack, MANIFEST_ARCHIVE_PATH, manifest.file, startedAt);
-    pack.finalize();
+    await pack.finish();
     await written;
 
     // 4. The manifest copy beside the archive (and, for encrypted backups, a plain copy on this host, so the next
