@@ -111,6 +111,40 @@ describe('incremental backups', () => {
     expect(manifestOf(root, byContent).entries.filter((e) => e.type === 'file').map((e) => e.path)).toEqual(['memory/volumes/data/memory.json']);
   });
 
+  it('read their base from the host\'s state cache, and find the same changes when it is missing or damaged', () => {
+    const root = makePlatform();
+    const states = path.join(root, '.mcp-backup-cache/states');
+    const data = path.join(root, 'services/filesystem/data');
+    const storedFiles = (record: BackupRecord) => manifestOf(root, record).entries.filter((e) => e.type === 'file').map((e) => e.path);
+    const full = backup(root, '--type', 'full');
+    fs.appendFileSync(path.join(data, 'README.md'), 'one\n');
+    const first = backup(root, '--type', 'incremental');
+    expect(storedFiles(first)).toEqual(['filesystem/volumes/data/README.md']);
+    expect(fs.readdirSync(states)).toEqual([`${full.id}.state`]);
+
+    // The next one folds its parent's manifest onto the cached state, and caches its parent's state instead.
+    fs.appendFileSync(path.join(data, 'notes/run.sh'), 'two\n');
+    const second = backup(root, '--type', 'incremental');
+    expect(storedFiles(second)).toEqual(['filesystem/volumes/data/notes/run.sh']);
+    expect(fs.readdirSync(states)).toEqual([`${first.id}.state`]);
+
+    // A damaged cached state is ignored: the manifests are read instead.
+    const cached = path.join(states, `${first.id}.state`);
+    const bytes = fs.readFileSync(cached);
+    bytes[100]! ^= 0xff;
+    fs.writeFileSync(cached, bytes);
+    fs.appendFileSync(path.join(data, 'README.md'), 'three\n');
+    const third = backup(root, '--type', 'incremental');
+    expect(storedFiles(third)).toEqual(['filesystem/volumes/data/README.md']);
+    expect(third.storedFiles).toBe(1);
+
+    // Without any cached state, the same.
+    fs.rmSync(path.join(root, '.mcp-backup-cache'), { recursive: true });
+    const fourth = backup(root, '--type', 'incremental');
+    expect(fourth.storedFiles).toBe(0);
+    expect(fourth.files).toBe(third.files);
+  });
+
   it('continue the scope they were asked for, and verify reports a broken chain', () => {
     const root = makePlatform();
     const service = backup(root, '--type', 'service', '--services', 'git', '--include-logs');

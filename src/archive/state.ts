@@ -18,12 +18,7 @@ export type BackupState = Map<string, StateEntry>;
 export function foldChain(manifests: readonly Manifest[]): BackupState {
   const state: BackupState = new Map();
   manifests.forEach((manifest, i) => {
-    const previous = manifests[i - 1];
-    if (i === 0 ? manifest.parent !== undefined : manifest.parent !== previous?.id) {
-      throw new BackupError('INTEGRITY', `backup ${manifest.id} does not continue the chain it was given (parent ${manifest.parent ?? 'none'})`, {
-        id: manifest.id,
-      });
-    }
+    checkContinues(manifest, manifests[i - 1]?.id);
     for (const path of manifest.deleted) state.delete(path);
     for (const entry of manifest.entries) {
       // A changed path keeps its place in the map; a new one goes to the end, after its folder, which an earlier
@@ -35,4 +30,13 @@ export function foldChain(manifests: readonly Manifest[]): BackupState {
     }
   });
   return state;
+}
+
+/** Refuses a manifest that does not follow backup `previousId` (undefined: one that does not start a chain). */
+export function checkContinues(manifest: Manifest, previousId: string | undefined): void {
+  if (manifest.parent !== previousId) {
+    throw new BackupError('INTEGRITY', `backup ${manifest.id} does not continue the chain it was given (parent ${manifest.parent ?? 'none'})`, {
+      id: manifest.id,
+    });
+  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CompactState } from '../archive/compact-state.js';
 import type { StateEntry } from '../archive/state.js';
 import type { ScannedEntry } from '../walk/scan.js';
 import { diffAgainstState, entryChange, type ChangeReason } from './changes.js';
@@ -57,7 +58,7 @@ describe('diffAgainstState', () => {
   const b: ScannedEntry = { ...base, path: 'svc/volumes/data/b.txt', ino: 43 };
   const gone: ScannedEntry = { ...base, path: 'svc/volumes/data/old', type: 'dir', size: 0, ino: 44 };
   const goneChild: ScannedEntry = { ...base, path: 'svc/volumes/data/old/x', ino: 45 };
-  const previous = new Map([a, b, gone, goneChild].map((e) => [e.path, state(e)]));
+  const previous = CompactState.of([a, b, gone, goneChild].map((e) => state(e)));
 
   it('splits changed, unchanged and deleted, keeping scan order', () => {
     const added: ScannedEntry = { ...base, path: 'svc/volumes/data/c.txt', ino: 46 };

@@ -1,14 +1,16 @@
 /**
  * Where an incremental starts: the backup it extends (see base.ts), the scope it continues, and the state of the
- * platform's paths at that backup's time, folded from the manifests of its chain. Encrypted bases are read from the
- * host's plain manifest cache, so an incremental needs no secret.
+ * platform's paths at that backup's time, folded from the manifests of its chain into a compact state, which the
+ * host caches (archive/state-cache.ts) so that the next incremental reads it instead of the manifests. Encrypted
+ * bases are read from the host's plain manifest cache, so an incremental needs no secret.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { CompactState } from '../archive/compact-state.js';
 import { ManifestCache } from '../archive/manifest-cache.js';
 import type { Manifest } from '../archive/manifest.js';
 import { loadManifest } from '../archive/read.js';
-import { foldChain, type BackupState, type StateEntry } from '../archive/state.js';
+import { StateCache } from '../archive/state-cache.js';
 import type { DecryptionKey, EncryptionKey } from '../crypto/index.js';
 import { BackupError } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
@@ -30,7 +32,8 @@ export interface IncrementalRequest {
 /** An incremental's starting point: the backup it extends and the state of the platform paths at that time. */
 export interface IncrementalBase {
   parent: BackupRecord;
-  state: BackupState;
+  /** What change detection needs of the parent's state. */
+  state: CompactState;
 }
 
 /** For an incremental: the scope it continues, its parent, and the parent's state. */
@@ -54,26 +57,62 @@ export async function resolveIncremental(
     chain.unshift(record);
     parent = record.parent;
   }
-  const manifests: Manifest[] = [];
-  const cache = new ManifestCache(platform.root);
   const key = options.decryptionKey ?? (options.encryption?.mode === 'passphrase' ? { passphrase: options.encryption.passphrase } : undefined);
-  for (const record of chain) {
-    const cached = record.encryption.mode !== 'none' ? await cache.get(record.id) : undefined;
-    if (cached) {
-      manifests.push(cached);
-      continue;
-    }
-    if (record.encryption.mode !== 'none' && !key) {
-      throw new BackupError(
-        'NO_BASE',
-        `the incremental's base ${record.id} is encrypted and this host has no plain copy of its manifest: pass --identity FILE to read it, or take a full backup`,
-        { id: record.id },
-      );
-    }
-    manifests.push(await loadManifest(storage, record, key));
-  }
   const scope: BackupScope = { services, parts: { ...parts, platformConfig: parts.platformConfig && platform.configFile !== undefined } };
-  return { scope, base: { parent: base, state: foldChain(manifests) } };
+  return { scope, base: { parent: base, state: await chainState(platform, storage, records, chain, key) } };
+}
+
+/**
+ * The state at the chain's last backup: from the host's state cache when it has that backup's state, else the
+ * newest state it has of the chain (or none) with the later manifests folded onto it, then cached for next time.
+ */
+async function chainState(
+  platform: Platform,
+  storage: ArchiveStorage,
+  records: readonly BackupRecord[],
+  chain: readonly BackupRecord[],
+  key: DecryptionKey | undefined,
+): Promise<CompactState> {
+  const states = new StateCache(platform.root);
+  // The newest backup of the chain whose state is cached: only the manifests after it are read.
+  let from = 0;
+  let state: CompactState | undefined;
+  for (let i = chain.length - 1; i >= 0 && state === undefined; i--) {
+    state = await states.get(chain[i]!);
+    if (state) from = i + 1;
+  }
+  if (from === chain.length) return state!;
+
+  const manifests = new ManifestCache(platform.root);
+  for (let i = from; i < chain.length; i++) {
+    const record = chain[i]!;
+    // One manifest at a time: each is folded, then let go.
+    state = CompactState.fold(state, chain[i - 1]?.id, await manifestOf(record, storage, manifests, key));
+  }
+  const base = chain[chain.length - 1]!;
+  try {
+    await states.put(base, state!);
+    // The base's state replaces its ancestors' (the next incremental extends the base); states of deleted backups go.
+    const ancestors = new Set(chain.slice(0, -1));
+    await states.prune(records.filter((r) => !ancestors.has(r)));
+  } catch {
+    // A cache that cannot be written costs the next incremental some time, not this one its backup.
+  }
+  return state!;
+}
+
+/** A backup's manifest; an encrypted backup's from the host's plain copy when it has one, so no secret is needed. */
+async function manifestOf(record: BackupRecord, storage: ArchiveStorage, cache: ManifestCache, key: DecryptionKey | undefined): Promise<Manifest> {
+  const cached = record.encryption.mode !== 'none' ? await cache.get(record.id) : undefined;
+  if (cached) return cached;
+  if (record.encryption.mode !== 'none' && !key) {
+    throw new BackupError(
+      'NO_BASE',
+      `the incremental's base ${record.id} is encrypted and this host has no plain copy of its manifest: pass --identity FILE to read it, or take a full backup`,
+      { id: record.id },
+    );
+  }
+  return loadManifest(storage, record, key);
 }
 
 function sha256OfFile(absolute: string): string | undefined {
@@ -84,7 +123,8 @@ function sha256OfFile(absolute: string): string | undefined {
   }
 }
 
-export function contentDiffers(previous: StateEntry, current: ScannedEntry): boolean {
-  return sha256OfFile(current.absolute) !== previous.sha256;
+/** --verify-content: whether a file's content differs from the SHA-256 its base recorded. */
+export function contentDiffers(previousSha256: string | undefined, current: ScannedEntry): boolean {
+  return sha256OfFile(current.absolute) !== previousSha256;
 }
 

@@ -1,0 +1,319 @@
+/**
+ * A backup's state reduced to what change detection reads: for each path, its type, size, times, inode, mode, owner,
+ * link target and SHA-256. It is held column by column (one typed array per field, the paths in one array), and its
+ * binary form is a copy of those columns, so loading the state of 71k files is one file read and a split, where
+ * the manifest it comes from is 20 MB of JSON to parse into 71k objects.
+ *
+ * A compact state is folded from a chain's manifests exactly as `foldChain` (state.ts) folds them: a changed path
+ * keeps its place, a new one goes to the end, deleted paths go. `storedIn` and `dev` are left out: change detection
+ * ignores them, and restore folds the manifests themselves.
+ *
+ * Binary form (little-endian; every column starts at a multiple of 8):
+ *   "MCPSTATE" | u32 version | u32 header bytes | header JSON (id, manifestSha256, counts), padded
+ *   | f64 mtimeMs, ctimeMs, size, ino [n] | u32 mode, uid, gid [n] | u32 entry of each link [links]
+ *   | u8 type [n] | SHA-256 [32 n] | paths, NUL-separated | link targets, NUL-separated | SHA-256 of all before.
+ * NUL is the one byte no path or link target can hold.
+ */
+import { createHash } from 'node:crypto';
+import { BackupError } from '../errors.js';
+import type { EntryType, Manifest, ManifestEntry } from './manifest.js';
+import { checkContinues } from './state.js';
+
+/** What change detection compares of an entry (a `StateEntry` is one too). */
+export interface EntryFacts {
+  type: EntryType;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  link?: string;
+}
+
+const MAGIC = Buffer.from('MCPSTATE');
+const VERSION = 1;
+const TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink'];
+/** Set in an entry's type byte when the entry has a SHA-256. */
+const HAS_SHA256 = 0x80;
+const SHA256_BYTES = 32;
+
+/** What a state file says it is the state of: the backup, and the checksum of that backup's manifest copy. */
+export interface StateIdentity {
+  id: string;
+  manifestSha256: string;
+}
+
+interface Header extends StateIdentity {
+  entries: number;
+  links: number;
+  pathBytes: number;
+  linkBytes: number;
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+/** Byte offsets of each column in the binary form, from the header's counts. */
+function layout(headerEnd: number, h: Header) {
+  const n = h.entries;
+  const mtime = align8(headerEnd);
+  const ctime = mtime + 8 * n;
+  const size = ctime + 8 * n;
+  const ino = size + 8 * n;
+  const mode = ino + 8 * n;
+  const uid = mode + 4 * n;
+  const gid = uid + 4 * n;
+  const linkEntry = gid + 4 * n;
+  const type = linkEntry + 4 * h.links;
+  const sha256 = type + n;
+  const paths = sha256 + SHA256_BYTES * n;
+  const links = paths + h.pathBytes;
+  const end = links + h.linkBytes;
+  return { mtime, ctime, size, ino, mode, uid, gid, linkEntry, type, sha256, paths, links, end };
+}
+
+/** The columns of a state; `paths` has one string per entry, `sha256` 32 bytes per entry. */
+interface Columns {
+  paths: string[];
+  type: Uint8Array;
+  mode: Uint32Array;
+  uid: Uint32Array;
+  gid: Uint32Array;
+  mtime: Float64Array;
+  ctime: Float64Array;
+  size: Float64Array;
+  ino: Float64Array;
+  sha256: Buffer;
+  /** Link targets by entry (symlinks and hard links only: few). */
+  links: Map<number, string>;
+}
+
+function newColumns(capacity: number): Columns {
+  return {
+    paths: [],
+    type: new Uint8Array(capacity),
+    mode: new Uint32Array(capacity),
+    uid: new Uint32Array(capacity),
+    gid: new Uint32Array(capacity),
+    mtime: new Float64Array(capacity),
+    ctime: new Float64Array(capacity),
+    size: new Float64Array(capacity),
+    ino: new Float64Array(capacity),
+    sha256: Buffer.alloc(SHA256_BYTES * capacity),
+    links: new Map(),
+  };
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+function putEntry(c: Columns, j: number, entry: ManifestEntry): void {
+  const type = TYPES.indexOf(entry.type);
+  if (type < 0) throw new BackupError('INTEGRITY', `entry ${entry.path} has an unknown type ${String(entry.type)}`, { path: entry.path });
+  c.paths[j] = entry.path;
+  c.type[j] = type;
+  c.mode[j] = entry.mode;
+  c.uid[j] = entry.uid;
+  c.gid[j] = entry.gid;
+  c.mtime[j] = entry.mtimeMs;
+  c.ctime[j] = entry.ctimeMs;
+  c.size[j] = entry.size;
+  c.ino[j] = entry.ino;
+  if (typeof entry.sha256 === 'string' && SHA256_HEX.test(entry.sha256)) {
+    c.type[j] = type | HAS_SHA256;
+    c.sha256.write(entry.sha256, SHA256_BYTES * j, 'hex');
+  }
+  if (entry.link !== undefined) c.links.set(j, entry.link);
+}
+
+function copyEntry(from: Columns, i: number, to: Columns, j: number): void {
+  to.paths[j] = from.paths[i]!;
+  to.type[j] = from.type[i]!;
+  to.mode[j] = from.mode[i]!;
+  to.uid[j] = from.uid[i]!;
+  to.gid[j] = from.gid[i]!;
+  to.mtime[j] = from.mtime[i]!;
+  to.ctime[j] = from.ctime[i]!;
+  to.size[j] = from.size[i]!;
+  to.ino[j] = from.ino[i]!;
+  from.sha256.copy(to.sha256, SHA256_BYTES * j, SHA256_BYTES * i, SHA256_BYTES * (i + 1));
+  const link = from.links.get(i);
+  if (link !== undefined) to.links.set(j, link);
+}
+
+export class CompactState {
+  readonly length: number;
+  readonly #c: Columns;
+  #byPath?: Map<string, number>;
+
+  /** Columns filled up to `length` (they may have room for more). */
+  private constructor(columns: Columns, length: number) {
+    this.length = length;
+    this.#c = {
+      ...columns,
+      type: columns.type.subarray(0, length),
+      mode: columns.mode.subarray(0, length),
+      uid: columns.uid.subarray(0, length),
+      gid: columns.gid.subarray(0, length),
+      mtime: columns.mtime.subarray(0, length),
+      ctime: columns.ctime.subarray(0, length),
+      size: columns.size.subarray(0, length),
+      ino: columns.ino.subarray(0, length),
+      sha256: columns.sha256.subarray(0, SHA256_BYTES * length),
+    };
+  }
+
+  /** Paths, in state order (archive order, with paths added by later incrementals at the end). */
+  get paths(): readonly string[] {
+    return this.#c.paths;
+  }
+
+  /** A state holding exactly these entries, in this order. */
+  static of(entries: Iterable<ManifestEntry>): CompactState {
+    const list = [...entries];
+    const c = newColumns(list.length);
+    list.forEach((entry, j) => putEntry(c, j, entry));
+    return new CompactState(c, list.length);
+  }
+
+  /**
+   * The state after `manifest`, from the state before it: `previous` is the state of backup `previousId`, both
+   * undefined for the first backup of a chain. `foldChain`'s rules, on columns.
+   */
+  static fold(previous: CompactState | undefined, previousId: string | undefined, manifest: Manifest): CompactState {
+    checkContinues(manifest, previousId);
+    // Path -> its last entry in this manifest, in first-seen order: a Map, as foldChain's state is.
+    const incoming = new Map<string, ManifestEntry>();
+    for (const entry of manifest.entries) incoming.set(entry.path, entry);
+    const deleted = new Set(manifest.deleted);
+    const before = previous && previous.#c;
+    const c = newColumns((previous?.length ?? 0) + incoming.size);
+    let j = 0;
+    for (let i = 0; before && i < previous.length; i++) {
+      const path = before.paths[i]!;
+      if (deleted.size > 0 && deleted.has(path)) continue;
+      const replacement = incoming.get(path);
+      if (replacement === undefined) {
+        copyEntry(before, i, c, j++);
+      } else {
+        putEntry(c, j++, replacement);
+        incoming.delete(path);
+      }
+    }
+    for (const entry of incoming.values()) putEntry(c, j++, entry);
+    return new CompactState(c, j);
+  }
+
+  /** The position of `path`, or -1. The lookup table is built on first use: a diff needs it only where the scan and the state part ways. */
+  indexOf(path: string): number {
+    if (!this.#byPath) {
+      const byPath = new Map<string, number>();
+      this.#c.paths.forEach((p, i) => byPath.set(p, i));
+      this.#byPath = byPath;
+    }
+    return this.#byPath.get(path) ?? -1;
+  }
+
+  facts(i: number): EntryFacts {
+    const c = this.#c;
+    const facts: EntryFacts = {
+      type: TYPES[c.type[i]! & ~HAS_SHA256]!,
+      size: c.size[i]!,
+      mtimeMs: c.mtime[i]!,
+      ctimeMs: c.ctime[i]!,
+      ino: c.ino[i]!,
+      mode: c.mode[i]!,
+      uid: c.uid[i]!,
+      gid: c.gid[i]!,
+    };
+    const link = c.links.get(i);
+    if (link !== undefined) facts.link = link;
+    return facts;
+  }
+
+  sha256(i: number): string | undefined {
+    if ((this.#c.type[i]! & HAS_SHA256) === 0) return undefined;
+    return this.#c.sha256.toString('hex', SHA256_BYTES * i, SHA256_BYTES * (i + 1));
+  }
+
+  /** The binary form, bound to the backup it is the state of. */
+  encode(identity: StateIdentity): Buffer {
+    const c = this.#c;
+    const pathText = Buffer.from(c.paths.join('\0'));
+    const linkEntries = [...c.links.keys()];
+    const linkText = Buffer.from(linkEntries.map((i) => c.links.get(i)!).join('\0'));
+    const header: Header = { ...identity, entries: this.length, links: linkEntries.length, pathBytes: pathText.length, linkBytes: linkText.length };
+    const headerText = Buffer.from(JSON.stringify(header));
+    const at = layout(16 + headerText.length, header);
+    const out = Buffer.alloc(at.end + SHA256_BYTES);
+    MAGIC.copy(out, 0);
+    out.writeUInt32LE(VERSION, 8);
+    out.writeUInt32LE(headerText.length, 12);
+    headerText.copy(out, 16);
+    const put = (array: ArrayBufferView, offset: number) => Buffer.from(array.buffer, array.byteOffset, array.byteLength).copy(out, offset);
+    put(c.mtime, at.mtime);
+    put(c.ctime, at.ctime);
+    put(c.size, at.size);
+    put(c.ino, at.ino);
+    put(c.mode, at.mode);
+    put(c.uid, at.uid);
+    put(c.gid, at.gid);
+    put(Uint32Array.from(linkEntries), at.linkEntry);
+    put(c.type, at.type);
+    put(c.sha256, at.sha256);
+    pathText.copy(out, at.paths);
+    linkText.copy(out, at.links);
+    createHash('sha256').update(out.subarray(0, at.end)).digest().copy(out, at.end);
+    return out;
+  }
+
+  /** Reads a binary form; a damaged one is an INTEGRITY error. */
+  static decode(data: Buffer, where: string): { identity: StateIdentity; state: CompactState } {
+    const damaged = (why: string) => new BackupError('INTEGRITY', `${where} is damaged (${why})`, { where });
+    if (data.length < 16 + SHA256_BYTES || !data.subarray(0, 8).equals(MAGIC)) throw damaged('not a state file');
+    if (data.readUInt32LE(8) !== VERSION) throw damaged(`version ${data.readUInt32LE(8)}`);
+    const end = data.length - SHA256_BYTES;
+    if (!createHash('sha256').update(data.subarray(0, end)).digest().equals(data.subarray(end))) throw damaged('checksum');
+    const headerEnd = 16 + data.readUInt32LE(12);
+    let header: Header;
+    try {
+      header = JSON.parse(data.toString('utf8', 16, headerEnd)) as Header;
+    } catch {
+      throw damaged('header');
+    }
+    const counts = [header.entries, header.links, header.pathBytes, header.linkBytes];
+    if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0) || typeof header.id !== 'string' || typeof header.manifestSha256 !== 'string') {
+      throw damaged('header');
+    }
+    const at = layout(headerEnd, header);
+    if (at.end !== end) throw damaged('size');
+    // Typed arrays need aligned offsets: a buffer that does not start on a multiple of 8 is copied once.
+    const bytes = data.byteOffset % 8 === 0 ? data : Buffer.from(data);
+    const { buffer, byteOffset } = bytes;
+    const n = header.entries;
+    const split = (offset: number, length: number, count: number): string[] =>
+      count === 0 ? [] : bytes.toString('utf8', offset, offset + length).split('\0');
+    const paths = split(at.paths, header.pathBytes, n);
+    const targets = split(at.links, header.linkBytes, header.links);
+    const linkEntry = new Uint32Array(buffer, byteOffset + at.linkEntry, header.links);
+    if (paths.length !== n || targets.length !== header.links || linkEntry.some((i) => i >= n)) throw damaged('counts');
+    const type = new Uint8Array(buffer, byteOffset + at.type, n);
+    if (type.some((t) => (t & ~HAS_SHA256) >= TYPES.length)) throw damaged('entry type');
+    const links = new Map<number, string>();
+    targets.forEach((target, k) => links.set(linkEntry[k]!, target));
+    const columns: Columns = {
+      paths,
+      type,
+      mode: new Uint32Array(buffer, byteOffset + at.mode, n),
+      uid: new Uint32Array(buffer, byteOffset + at.uid, n),
+      gid: new Uint32Array(buffer, byteOffset + at.gid, n),
+      mtime: new Float64Array(buffer, byteOffset + at.mtime, n),
+      ctime: new Float64Array(buffer, byteOffset + at.ctime, n),
+      size: new Float64Array(buffer, byteOffset + at.size, n),
+      ino: new Float64Array(buffer, byteOffset + at.ino, n),
+      sha256: bytes.subarray(at.sha256, at.sha256 + SHA256_BYTES * n),
+      links,
+    };
+    return { identity: { id: header.id, manifestSha256: header.manifestSha256 }, state: new CompactState(columns, n) };
+  }
+}
