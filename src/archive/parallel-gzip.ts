@@ -1,26 +1,22 @@
 /**
  * gzip on every core, as pigz does it: one standard gzip member whose deflate stream is made of independently
- * compressed blocks. Each block (1 MiB) is deflated on libuv's thread pool with the last 32 KiB of the block before
- * it as its dictionary, and ends with a sync flush (an empty stored block that byte-aligns it), so the compressed
+ * compressed blocks. Each block (1 MiB) is deflated by a worker thread with the last 32 KiB of the block before it
+ * as its dictionary, and ends with a sync flush (an empty stored block that byte-aligns it), so the compressed
  * blocks simply concatenate into one deflate stream; a final empty block, the CRC-32 and the length close it. The
  * dictionary keeps the ratio within a fraction of a percent of single-threaded `gzip`; `gzip -d`, GNU tar and Node's
- * gunzip read the result like any other .gz.
+ * gunzip read the result like any other .gz. Blocks that do not compress are stored (see workers/deflate-blocks.ts).
  *
- * Blocks that do not compress (media, encrypted or already-compressed files) are stored rather than deflated: four
- * 16 KiB samples spread over the block are deflated at level 1 first, and only if none of them shrinks by 2% is the
- * block deflated at level 0. Deflating random data at level 6 costs as much CPU as text and gains nothing (the same
- * trick as borg's "auto"); sampling several places keeps a block that mixes random bytes and text compressed.
+ * A written chunk that spans a whole ArrayBuffer (as the tar writer's blocks do) is moved to the worker, not copied:
+ * the stream takes ownership of what is written to it.
  */
 import os from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
-import { promisify } from 'node:util';
+import type { DeflateJob, DeflateResult } from '../workers/deflate-blocks-protocol.js';
+import type { BlockPool } from './block-pool.js';
+import { workerModule } from '../workers/location.js';
 
-const deflateRaw = promisify(zlib.deflateRaw);
-
-const SAMPLE = 16 * 1024;
-const SAMPLES = 4;
-const WORTH_COMPRESSING = 0.98;
 const DICTIONARY = 32 * 1024;
 /** ID1 ID2, CM=deflate, no flags, no mtime, no extra flags, OS=unix. */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]);
@@ -31,41 +27,83 @@ export interface ParallelGzipOptions {
   level: number;
   /** Bytes of input per block. */
   blockSize?: number;
-  /** Blocks compressed at once; bounded so memory stays flat. Default: cores + 1. */
-  concurrency?: number;
+  /** Worker threads. Default: one per core. */
+  workers?: number;
+  /** Where the memory of compressed input blocks goes back to (the tar writer's pool). */
+  recycle?: BlockPool;
 }
 
-/**
- * An output buffer larger than any compressed block, so each block is deflated in one thread-pool job: with zlib's
- * default 16 KiB, every 16 KiB of output is a round trip through the main thread, which serialised the blocks.
- */
-function outputSize(block: Buffer): number {
-  return block.length + (block.length >> 6) + 1024;
+interface PoolWorker {
+  worker: Worker;
+  pending: number;
 }
 
-async function compressBlock(block: Buffer, dictionary: Buffer | undefined, level: number): Promise<Buffer> {
-  let effective = level;
-  if (block.length >= SAMPLE * SAMPLES * 2) {
-    const step = Math.floor((block.length - SAMPLE) / (SAMPLES - 1));
-    effective = 0;
-    for (let i = 0; i < SAMPLES && effective === 0; i++) {
-      const sample = block.subarray(i * step, i * step + SAMPLE);
-      const probe = await deflateRaw(sample, { level: 1, chunkSize: outputSize(sample) });
-      if (probe.length <= sample.length * WORTH_COMPRESSING) effective = level;
+/** Worker threads deflating blocks; each job's promise settles with its block, in whatever order they finish. */
+class DeflatePool {
+  readonly #workers: PoolWorker[] = [];
+  readonly #jobs = new Map<number, { resolve: (block: Buffer) => void; reject: (error: Error) => void; owner: PoolWorker }>();
+  readonly #recycle: BlockPool | undefined;
+  #nextId = 0;
+  #failure: Error | undefined;
+  #closing = false;
+
+  constructor(size: number, recycle: BlockPool | undefined) {
+    this.#recycle = recycle;
+    const { url, options } = workerModule('deflate-blocks');
+    for (let i = 0; i < size; i++) {
+      const owner: PoolWorker = { worker: new Worker(url, options), pending: 0 };
+      // Only a worker with work keeps the process alive: a pool nobody closed never holds the process open.
+      owner.worker.unref();
+      owner.worker.on('message', (result: DeflateResult) => this.#settle(result));
+      owner.worker.on('error', (error) => this.#fail(error));
+      owner.worker.on('exit', (code) => {
+        if (!this.#closing) this.#fail(new Error(`a compression worker stopped (exit code ${code})`));
+      });
+      this.#workers.push(owner);
     }
   }
-  return deflateRaw(block, {
-    level: effective,
-    chunkSize: outputSize(block),
-    finishFlush: zlib.constants.Z_SYNC_FLUSH,
-    ...(dictionary && { dictionary }),
-  });
+
+  compress(block: Buffer, dictionary: Buffer | undefined, level: number): Promise<Buffer> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const owner = this.#workers.reduce((a, b) => (b.pending < a.pending ? b : a));
+    const wholeBuffer = block.byteOffset === 0 && block.length === block.buffer.byteLength;
+    const data = wholeBuffer ? (block.buffer as ArrayBuffer) : new Uint8Array(block).buffer;
+    const job: DeflateJob = { id: this.#nextId++, data, length: block.length, dictionary: dictionary ?? null, level };
+    return new Promise<Buffer>((resolve, reject) => {
+      this.#jobs.set(job.id, { resolve, reject, owner });
+      if (owner.pending++ === 0) owner.worker.ref();
+      owner.worker.postMessage(job, [data]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+  }
+
+  #settle(result: DeflateResult): void {
+    const job = this.#jobs.get(result.id);
+    if (!job) return;
+    this.#jobs.delete(result.id);
+    if (--job.owner.pending === 0) job.owner.worker.unref();
+    if ('error' in result) return job.reject(new Error(`compression failed: ${result.error}`));
+    this.#recycle?.give(result.input);
+    job.resolve(Buffer.from(result.data, result.offset, result.length));
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    for (const job of this.#jobs.values()) job.reject(error);
+    this.#jobs.clear();
+  }
 }
 
 export class ParallelGzip extends Transform {
   readonly #level: number;
   readonly #blockSize: number;
-  readonly #concurrency: number;
+  readonly #workerCount: number;
+  readonly #recycle: BlockPool | undefined;
+  #pool: DeflatePool | undefined;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   /** Compressions in flight, in input order. */
@@ -80,7 +118,13 @@ export class ParallelGzip extends Transform {
     super({ highWaterMark: 1 << 20 });
     this.#level = options.level;
     this.#blockSize = options.blockSize ?? 1 << 20;
-    this.#concurrency = options.concurrency ?? os.availableParallelism() + 1;
+    this.#workerCount = options.workers ?? os.availableParallelism();
+    this.#recycle = options.recycle;
+  }
+
+  /** Blocks in flight at most: enough queued for every worker to go on while the oldest result is written out. */
+  get #maxInFlight(): number {
+    return 3 * this.#workerCount;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -95,14 +139,24 @@ export class ParallelGzip extends Transform {
     if (this.#pendingBytes > 0) this.#startBlock(Buffer.concat(this.#pending, this.#pendingBytes));
     this.#pending = [];
     this.#pendingBytes = 0;
-    this.#emitAll().then(() => {
-      this.#header();
-      const trailer = Buffer.alloc(8);
-      trailer.writeUInt32LE(this.#crc >>> 0, 0);
-      trailer.writeUInt32LE(this.#length % 2 ** 32, 4);
-      this.push(Buffer.concat([FINAL_EMPTY_BLOCK, trailer]));
-      callback();
-    }, callback);
+    this.#emitAll()
+      .then(() => {
+        this.#header();
+        const trailer = Buffer.alloc(8);
+        trailer.writeUInt32LE(this.#crc >>> 0, 0);
+        trailer.writeUInt32LE(this.#length % 2 ** 32, 4);
+        this.push(Buffer.concat([FINAL_EMPTY_BLOCK, trailer]));
+        return this.#pool?.close();
+      })
+      .then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#inFlight = [];
+    const pool = this.#pool;
+    this.#pool = undefined;
+    if (!pool) return callback(error);
+    pool.close().then(() => callback(error), () => callback(error));
   }
 
   #header(): void {
@@ -114,24 +168,26 @@ export class ParallelGzip extends Transform {
   async #drainFullBlocks(): Promise<void> {
     while (this.#pendingBytes >= this.#blockSize) {
       const all = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
-      const block = all.subarray(0, this.#blockSize);
+      const block = all.length === this.#blockSize ? all : Buffer.from(all.subarray(0, this.#blockSize));
       const rest = all.subarray(this.#blockSize);
       this.#pending = rest.length > 0 ? [rest] : [];
       this.#pendingBytes = rest.length;
       this.#startBlock(block);
-      // Backpressure: never more than `concurrency` blocks in flight.
-      while (this.#inFlight.length >= this.#concurrency) this.#emit(await this.#inFlight.shift()!);
+      // Backpressure: a bounded number of blocks in flight, so memory stays flat.
+      while (this.#inFlight.length >= this.#maxInFlight) this.#emit(await this.#inFlight.shift()!);
     }
   }
 
   #startBlock(block: Buffer): void {
     this.#crc = zlib.crc32(block, this.#crc);
     this.#length += block.length;
-    const job = compressBlock(block, this.#dictionary, this.#level);
+    // A copy, taken before the block is handed over, so the dictionary does not keep the whole block alive.
+    const dictionary = Buffer.from(block.subarray(Math.max(0, block.length - DICTIONARY)));
+    this.#pool ??= new DeflatePool(this.#workerCount, this.#recycle);
+    const job = this.#pool.compress(block, this.#dictionary, this.#level);
     job.catch(() => undefined); // Surfaced when awaited in order; avoid an unhandled rejection before that.
     this.#inFlight.push(job);
-    // A copy, so the dictionary does not keep the whole previous block alive.
-    this.#dictionary = Buffer.from(block.subarray(Math.max(0, block.length - DICTIONARY)));
+    this.#dictionary = dictionary;
   }
 
   #emit(compressed: Buffer): void {

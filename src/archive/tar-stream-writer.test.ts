@@ -28,7 +28,7 @@ const names = [
 ];
 
 async function writeArchive(file: string, contents: Map<string, Buffer>, extra: TarHeader[]): Promise<void> {
-  const out = new TarStreamWriter(4096); // Small blocks, so entries straddle block ends.
+  const out = new TarStreamWriter({ blockSize: 4096 }); // Small blocks, so entries straddle block ends.
   const written = pipeline(out, fs.createWriteStream(file));
   for (const [name, content] of contents) {
     const source = path.join(dir, 'source');
@@ -75,7 +75,7 @@ describe('TarStreamWriter', () => {
     const extract = tarStream.extract();
     extract.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
       stream.on('end', () => {
         seen.set(header.name, { type: header.type ?? '', content: Buffer.concat(chunks), linkname: header.linkname ?? null });
         next();
@@ -92,7 +92,7 @@ describe('TarStreamWriter', () => {
   it('pads a file that shrank while read to its header size, and reports the bytes read', async () => {
     const source = path.join(dir, 'shrunk');
     fs.writeFileSync(source, 'short');
-    const out = new TarStreamWriter(4096);
+    const out = new TarStreamWriter({ blockSize: 4096 });
     const archive = path.join(dir, 'shrunk.tar');
     const written = pipeline(out, fs.createWriteStream(archive));
     const fd = fs.openSync(source, 'r');

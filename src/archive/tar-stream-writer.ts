@@ -7,21 +7,30 @@
 import type { Hash } from 'node:crypto';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
+import type { BlockPool } from './block-pool.js';
 import { BLOCK, encodeHeader, type TarHeader } from './tar-header.js';
 
 export const TAR_BLOCK_SIZE = 1 << 20;
 
 export class TarStreamWriter extends Readable {
   readonly #blockSize: number;
+  readonly #pool: BlockPool | undefined;
   #block: Buffer;
   #used = 0;
   /** Set while a full block waits for the consumer to ask for more. */
   #waiting: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
-  constructor(blockSize = TAR_BLOCK_SIZE) {
+  /** With a pool, blocks come from it (and whoever consumes them gives them back). */
+  constructor(options: { blockSize?: number; pool?: BlockPool } = {}) {
+    const blockSize = options.pool?.blockSize ?? options.blockSize ?? TAR_BLOCK_SIZE;
     super({ highWaterMark: 2 * blockSize });
     this.#blockSize = blockSize;
-    this.#block = Buffer.allocUnsafeSlow(blockSize);
+    this.#pool = options.pool;
+    this.#block = this.#newBlock();
+  }
+
+  #newBlock(): Buffer {
+    return this.#pool ? this.#pool.take() : Buffer.allocUnsafeSlow(this.#blockSize);
   }
 
   override _read(): void {
@@ -104,7 +113,7 @@ export class TarStreamWriter extends Readable {
   async #emit(): Promise<void> {
     if (this.destroyed) throw new Error('the archive stream was closed');
     const block = this.#used === this.#blockSize ? this.#block : this.#block.subarray(0, this.#used);
-    this.#block = Buffer.allocUnsafeSlow(this.#blockSize);
+    this.#block = this.#newBlock();
     this.#used = 0;
     if (this.push(block)) return;
     await new Promise<void>((resolve, reject) => {

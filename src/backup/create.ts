@@ -21,8 +21,9 @@ import { DigestStream } from '../archive/digest.js';
 import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, type ManifestRoot } from '../archive/manifest.js';
 import { ManifestWriter, type ManifestHeader } from '../archive/manifest-writer.js';
 import { packEntries, packOwnFile, type PackHooks } from '../archive/pack.js';
+import { BlockPool } from '../archive/block-pool.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
-import { TarStreamWriter } from '../archive/tar-stream-writer.js';
+import { TAR_BLOCK_SIZE, TarStreamWriter } from '../archive/tar-stream-writer.js';
 import { ManifestCache, MANIFEST_CACHE_DIR } from '../archive/manifest-cache.js';
 import { checkEncryptionKey, createEncryptStream, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
 import { runHook } from '../hooks/run-hook.js';
@@ -171,7 +172,9 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   let manifestWriter: ObjectWriter | undefined;
   let workspace: Workspace | undefined;
   let manifest: ManifestWriter | undefined;
-  const pack = new TarStreamWriter();
+  // Compression gives the tar writer's blocks back once deflated.
+  const blocks = compress ? new BlockPool(TAR_BLOCK_SIZE) : undefined;
+  const pack = new TarStreamWriter({ ...(blocks && { pool: blocks }) });
   try {
     // 1. Hooks, then the scan: a hook may create what is to be backed up (a database snapshot).
     for (const service of scope.services) {
@@ -241,7 +244,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     archiveWriter = await storage.create(archiveName);
     const digest = new DigestStream();
     const stages: Transform[] = [];
-    if (compress) stages.push(new ParallelGzip({ level }));
+    if (compress) stages.push(new ParallelGzip({ level, blockSize: TAR_BLOCK_SIZE, ...(blocks && { recycle: blocks }) }));
     if (encryption) stages.push(createEncryptStream(encryption));
     const written = pipeline([pack, ...stages, digest, archiveWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
     written.catch(() => undefined); // Awaited below; an early failure must not be an unhandled rejection.
