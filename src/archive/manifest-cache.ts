@@ -6,7 +6,8 @@
  * nothing else. Losing it costs nothing but convenience: an incremental then needs the key to read its base.
  */
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { pipeline, type Readable } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
@@ -39,6 +40,13 @@ export class ManifestCache {
     }
   }
 
+  /** The cached manifest of backup `id` as a stream of its plain JSON, or undefined when it is not cached. */
+  async open(id: string): Promise<Readable | undefined> {
+    const handle = await fs.open(this.#file(id)).catch(() => undefined);
+    // pipeline, not pipe: a read error must end the plain stream too, with that error.
+    return handle && pipeline(handle.createReadStream(), zlib.createGunzip(), () => undefined);
+  }
+
   async put(manifest: Manifest): Promise<void> {
     await ensurePrivateDir(this.dir);
     await writeFileSafely(this.#file(manifest.id), await gzip(serializeManifest(manifest)));
@@ -50,7 +58,7 @@ export class ManifestCache {
     const target = this.#file(id);
     const staging = siblingTempName(target);
     try {
-      await pipeline(createReadStream(manifestFile), zlib.createGzip({ level: 6 }), createWriteStream(staging, { flags: 'wx', mode: FILE_MODE }));
+      await pipelineAsync(createReadStream(manifestFile), zlib.createGzip({ level: 6 }), createWriteStream(staging, { flags: 'wx', mode: FILE_MODE }));
       await commitRename(staging, target);
     } finally {
       await fs.rm(staging, { force: true });

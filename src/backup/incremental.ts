@@ -6,9 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { pipeline } from 'node:stream';
+import zlib from 'node:zlib';
 import { CompactState } from '../archive/compact-state.js';
+import { DigestStream } from '../archive/digest.js';
 import { ManifestCache } from '../archive/manifest-cache.js';
 import type { Manifest } from '../archive/manifest.js';
+import { readManifestStream } from '../archive/manifest-reader.js';
 import { loadManifest } from '../archive/read.js';
 import { StateCache } from '../archive/state-cache.js';
 import type { DecryptionKey, EncryptionKey } from '../crypto/index.js';
@@ -87,7 +91,8 @@ async function chainState(
   for (let i = from; i < chain.length; i++) {
     const record = chain[i]!;
     // One manifest at a time: each is folded, then let go.
-    state = CompactState.fold(state, chain[i - 1]?.id, await manifestOf(record, storage, manifests, key));
+    const manifest = (await streamedManifest(record, storage, manifests)) ?? (await manifestOf(record, storage, manifests, key));
+    state = CompactState.fold(state, chain[i - 1]?.id, manifest);
   }
   const base = chain[chain.length - 1]!;
   try {
@@ -99,6 +104,31 @@ async function chainState(
     // A cache that cannot be written costs the next incremental some time, not this one its backup.
   }
   return state!;
+}
+
+/** What a manifest may weigh uncompressed; the same bound as the manifest copy's gunzip in archive/read.ts. */
+const MAX_MANIFEST_BYTES = 1 << 30;
+
+/**
+ * A backup's manifest read as a stream (archive/manifest-reader.ts: its text is never held whole), from the host's
+ * plain copy of an encrypted backup's, or from the copy beside an unencrypted backup's archive when it matches its
+ * recorded checksum. Undefined when it cannot be read so: `manifestOf` then reads it, with its fallbacks and errors.
+ */
+async function streamedManifest(record: BackupRecord, storage: ArchiveStorage, cache: ManifestCache): Promise<Manifest | undefined> {
+  try {
+    if (record.encryption.mode !== 'none') {
+      const plain = await cache.open(record.id);
+      const manifest = plain && (await readManifestStream(plain, `cached manifest of ${record.id}`, MAX_MANIFEST_BYTES));
+      return manifest?.id === record.id ? manifest : undefined;
+    }
+    const digest = new DigestStream();
+    const plain = pipeline(await storage.open(record.manifest), digest, zlib.createGunzip(), () => undefined);
+    const manifest = await readManifestStream(plain, `manifest ${record.manifest}`, MAX_MANIFEST_BYTES);
+    // The whole copy has passed through the digest once its gunzip ended.
+    return digest.digest() === record.manifestSha256 && manifest.id === record.id ? manifest : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A backup's manifest; an encrypted backup's from the host's plain copy when it has one, so no secret is needed. */

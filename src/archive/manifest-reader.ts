@@ -1,0 +1,78 @@
+/**
+ * Reads a manifest from a stream of its plain JSON, line by line as ManifestWriter lays it out (the header fields
+ * and `"entries":[` on the first line, then one entry per line), so the document's text is never held whole: for
+ * 77k entries it is 20 MB of JSON, and 40 MB once a string, which made an incremental's peak memory. A document of
+ * another layout (manifests written whole, on one line) is parsed whole, as `parseManifest` does.
+ */
+import type { Readable } from 'node:stream';
+import { BackupError } from '../errors.js';
+import { parseManifest, type Manifest, type ManifestEntry } from './manifest.js';
+
+const ENTRIES_OPEN = '"entries":[';
+
+/** Parses the manifest streamed by `plain`; refuses more than `maxBytes` of it, and anything `parseManifest` would. */
+export async function readManifestStream(plain: Readable, where: string, maxBytes: number): Promise<Manifest> {
+  const bad = (why: string) => new BackupError('INTEGRITY', `${where} does not hold an mcp backup manifest (${why})`, { where });
+  let header: Manifest | undefined;
+  /** The document, once it showed not to be in the writer's layout. */
+  let whole: Buffer[] | undefined;
+  /** The bytes of the line being read, from earlier chunks. */
+  let pending: Buffer[] = [];
+  let closed = false;
+  let bytes = 0;
+
+  const entryLine = (manifest: Manifest, text: string) => {
+    // (An empty line stands between the header and the end of a manifest without entries.)
+    if (text === '') return;
+    if (closed) {
+      if (text.trim() !== '') throw bad('text after its end');
+      return;
+    }
+    if (text === ']}') {
+      closed = true;
+      return;
+    }
+    let entry: unknown;
+    try {
+      entry = JSON.parse(text.endsWith(',') ? text.slice(0, -1) : text);
+    } catch {
+      throw bad('an entry is not JSON');
+    }
+    const e = entry as ManifestEntry | null;
+    if (e === null || typeof e !== 'object' || typeof e.path !== 'string' || typeof e.type !== 'string') throw bad('an entry has the wrong shape');
+    manifest.entries.push(e);
+  };
+
+  for await (const chunk of plain as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > maxBytes) throw new BackupError('UNSAFE_ARCHIVE', `${where} is larger than the ${maxBytes} bytes allowed`, { where });
+    if (whole) {
+      whole.push(chunk);
+      continue;
+    }
+    let start = 0;
+    for (let end = chunk.indexOf(10); end >= 0; end = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, end);
+      const lineBytes = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
+      start = end + 1;
+      if (header === undefined) {
+        const text = lineBytes.toString('utf8');
+        if (!text.endsWith(ENTRIES_OPEN)) {
+          whole = [...pending, chunk];
+          break;
+        }
+        // The header, closed as a document without entries, is checked as any manifest is.
+        header = parseManifest(`${text}]}`, where);
+      } else {
+        entryLine(header, lineBytes.toString('utf8'));
+      }
+      pending = [];
+    }
+    if (!whole && start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (whole) return parseManifest(Buffer.concat(whole), where);
+  if (header === undefined) return parseManifest(Buffer.concat(pending), where);
+  if (pending.length > 0) entryLine(header, Buffer.concat(pending).toString('utf8'));
+  if (!closed) throw bad('it ends before its last entry');
+  return header;
+}
