@@ -11,12 +11,14 @@ export type WorkerName = 'write-files' | 'deflate-blocks';
 export function workerModule(name: WorkerName): { url: URL; options: Pick<WorkerOptions, 'execArgv'> } {
   const here = new URL('.', import.meta.url);
   const folder = here.pathname.endsWith('/workers/') ? here : new URL('workers/', here);
-  if (!import.meta.url.endsWith('.ts')) return { url: new URL(`${name}.js`, folder), options: {} };
+  // Workers get none of the parent's flags: some fail in a worker (--input-type, when the parent runs code given
+  // with -e), and none is needed.
+  if (!import.meta.url.endsWith('.ts')) return { url: new URL(`${name}.js`, folder), options: { execArgv: [] } };
   // From the sources: a small module that registers tsx, then loads the worker. (`execArgv: ['--import', 'tsx']`
   // is not applied to workers started under vitest.)
   const source = new URL(`${name}.ts`, folder).href;
   const bootstrap = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};
 register();
 await import(${JSON.stringify(source)});`;
-  return { url: new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), options: {} };
+  return { url: new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), options: { execArgv: [] } };
 }
