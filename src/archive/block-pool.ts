@@ -4,7 +4,8 @@
  * every 64 MB of new memory outside its heap with a full garbage collection: measured here, a second of the main
  * thread on a 700 MB backup.
  */
-const KEPT = 16;
+/** As many as can be in circulation at once: in flight to the workers, and queued in the streams. */
+const KEPT = 8;
 
 export class BlockPool {
   readonly blockSize: number;

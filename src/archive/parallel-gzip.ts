@@ -124,7 +124,7 @@ export class ParallelGzip extends Transform {
 
   /** Blocks in flight at most: enough queued for every worker to go on while the oldest result is written out. */
   get #maxInFlight(): number {
-    return 3 * this.#workerCount;
+    return 2 * this.#workerCount;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

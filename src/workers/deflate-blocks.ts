@@ -43,8 +43,10 @@ function deflate(job: DeflateJob): Buffer {
 parentPort!.on('message', (job: DeflateJob) => {
   let result: DeflateResult;
   try {
-    const compressed = deflate(job);
-    // zlib's output buffer is a view of one it allocated for this call alone: it is moved, not copied.
+    let compressed: Uint8Array = deflate(job);
+    // zlib's output is a view of a buffer it allocated for this call alone, as large as the input: moved as it is
+    // when nearly full, copied to its size otherwise, so that the blocks waiting to be written hold no empty memory.
+    if (compressed.length < compressed.buffer.byteLength * 0.75) compressed = new Uint8Array(compressed);
     const data = compressed.buffer as ArrayBuffer;
     result = { id: job.id, data, offset: compressed.byteOffset, length: compressed.length, input: job.data };
     parentPort!.postMessage(result, [data, job.data]);
