@@ -287,33 +287,55 @@ export class CompactState {
     }
     const at = layout(headerEnd, header);
     if (at.end !== end) throw damaged('size');
-    // Typed arrays need aligned offsets: a buffer that does not start on a multiple of 8 is copied once.
-    const bytes = data.byteOffset % 8 === 0 ? data : Buffer.from(data);
-    const { buffer, byteOffset } = bytes;
     const n = header.entries;
-    const split = (offset: number, length: number, count: number): string[] =>
-      count === 0 ? [] : bytes.toString('utf8', offset, offset + length).split('\0');
-    const paths = split(at.paths, header.pathBytes, n);
-    const targets = split(at.links, header.linkBytes, header.links);
-    const linkEntry = new Uint32Array(buffer, byteOffset + at.linkEntry, header.links);
-    if (paths.length !== n || targets.length !== header.links || linkEntry.some((i) => i >= n)) throw damaged('counts');
-    const type = new Uint8Array(buffer, byteOffset + at.type, n);
+    const paths = splitNul(data.subarray(at.paths, at.links), n);
+    const targets = splitNul(data.subarray(at.links, end), header.links);
+    if (!paths || !targets) throw damaged('counts');
+    // The columns are copied out of the file's bytes (the paths' bytes, as many again, can then go), into memory of
+    // their own that starts on a multiple of 8, as typed arrays need.
+    const columnBytes = new Uint8Array(at.paths - at.mtime);
+    columnBytes.set(data.subarray(at.mtime, at.paths));
+    const { buffer } = columnBytes;
+    const from = (offset: number) => offset - at.mtime;
+    const linkEntry = new Uint32Array(buffer, from(at.linkEntry), header.links);
+    if (linkEntry.some((i) => i >= n)) throw damaged('counts');
+    const type = new Uint8Array(buffer, from(at.type), n);
     if (type.some((t) => (t & ~HAS_SHA256) >= TYPES.length)) throw damaged('entry type');
     const links = new Map<number, string>();
     targets.forEach((target, k) => links.set(linkEntry[k]!, target));
     const columns: Columns = {
       paths,
       type,
-      mode: new Uint32Array(buffer, byteOffset + at.mode, n),
-      uid: new Uint32Array(buffer, byteOffset + at.uid, n),
-      gid: new Uint32Array(buffer, byteOffset + at.gid, n),
-      mtime: new Float64Array(buffer, byteOffset + at.mtime, n),
-      ctime: new Float64Array(buffer, byteOffset + at.ctime, n),
-      size: new Float64Array(buffer, byteOffset + at.size, n),
-      ino: new Float64Array(buffer, byteOffset + at.ino, n),
-      sha256: bytes.subarray(at.sha256, at.sha256 + SHA256_BYTES * n),
+      mode: new Uint32Array(buffer, from(at.mode), n),
+      uid: new Uint32Array(buffer, from(at.uid), n),
+      gid: new Uint32Array(buffer, from(at.gid), n),
+      mtime: new Float64Array(buffer, from(at.mtime), n),
+      ctime: new Float64Array(buffer, from(at.ctime), n),
+      size: new Float64Array(buffer, from(at.size), n),
+      ino: new Float64Array(buffer, from(at.ino), n),
+      sha256: Buffer.from(buffer, from(at.sha256), SHA256_BYTES * n),
       links,
     };
     return { identity: { id: header.id, manifestSha256: header.manifestSha256 }, state: new CompactState(columns, n) };
   }
+}
+
+/**
+ * The `count` strings of a block of NUL-separated UTF-8, or undefined when it does not hold exactly that many. Each
+ * is decoded alone: an ASCII path stays a one-byte string, where one decode of the whole block makes every path two
+ * bytes a character as soon as one of them is not ASCII (7 MB more for 77k paths).
+ */
+function splitNul(block: Buffer, count: number): string[] | undefined {
+  if (count === 0) return block.length === 0 ? [] : undefined;
+  const strings: string[] = [];
+  let start = 0;
+  for (let k = 0; k < count; k++) {
+    const nul = block.indexOf(0, start);
+    const last = k === count - 1;
+    if (last ? nul >= 0 : nul < 0) return undefined;
+    const end = last ? block.length : nul;
+    strings.push(block.toString('utf8', start, end));
+    start = end + 1;
+  }
+  return strings;
 }

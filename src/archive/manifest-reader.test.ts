@@ -41,7 +41,7 @@ async function written(m: Manifest): Promise<Buffer> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-manifest-reader-')), 'manifest.json');
   const { entries, ...header } = m;
   const writer = await ManifestWriter.open(file, header);
-  for (const entry of entries) await writer.add(entry);
+  for (const entry of entries) writer.add(entry);
   await writer.close();
   return fs.readFileSync(file);
 }

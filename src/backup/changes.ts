@@ -58,6 +58,8 @@ export function diffAgainstState(
     }
     present[i] = 1;
     next = i + 1;
+    // The same path, once: the comparison made the scan's copy a flat string of its own, which can now go.
+    entry.path = paths[i]!;
     const reason = entryChange(previous.facts(i), entry);
     if (reason !== undefined || (entry.type === 'file' && contentChanged?.(previous.sha256(i), entry))) changed.push(entry);
     else unchanged++;

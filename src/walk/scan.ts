@@ -60,20 +60,28 @@ function entryType(stat: fs.Stats): EntryType | undefined {
   return undefined;
 }
 
+/**
+ * The same number, held in place when it is a 32-bit integer: Stats gives every field as a double, which V8 keeps in
+ * a 16-byte box of its own; six boxed integers an entry were a quarter of a scan's memory.
+ */
+function small(n: number): number {
+  return n === (n | 0) ? n | 0 : n;
+}
+
 function toEntry(archivePath: string, absolute: string, stat: fs.Stats, type: EntryType): ScannedEntry {
   const entry: ScannedEntry = {
     path: archivePath,
     absolute,
     type,
     mode: stat.mode & 0o7777,
-    uid: stat.uid,
-    gid: stat.gid,
+    uid: small(stat.uid),
+    gid: small(stat.gid),
     mtimeMs: stat.mtimeMs,
-    size: type === 'file' ? stat.size : 0,
-    dev: stat.dev,
-    ino: stat.ino,
+    size: type === 'file' ? small(stat.size) : 0,
+    dev: small(stat.dev),
+    ino: small(stat.ino),
     ctimeMs: stat.ctimeMs,
-    nlink: stat.nlink,
+    nlink: small(stat.nlink),
   };
   if (type === 'symlink') entry.link = fs.readlinkSync(absolute);
   return entry;
