@@ -76,6 +76,9 @@ function checkRecord(value: unknown, file: string, index: number): BackupRecord 
  */
 const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 const COUNTS = ['size', 'entries', 'files', 'bytes', 'storedFiles', 'storedBytes', 'deletedEntries', 'changedWhileReading', 'durationMs'] as const;
+const PARTS = ['config', 'volumes', 'logs'] as const;
+const ENCRYPTION_MODES: readonly unknown[] = ['none', 'recipients', 'passphrase'];
+const ORIGIN_KINDS: readonly unknown[] = ['manual', 'schedule', 'safety'];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -96,13 +99,13 @@ function recordProblem(r: Record<string, unknown>): string | undefined {
     if (n !== undefined && !(Number.isSafeInteger(n) && (n as number) >= 0)) return `its ${key} is not a count`;
   }
   const parts = r.parts;
-  if (!isObject(parts) || !['config', 'volumes', 'logs'].every((p) => typeof parts[p] === 'boolean')) return 'its parts are missing';
+  if (!isObject(parts) || !PARTS.every((p) => typeof parts[p] === 'boolean')) return 'its parts are missing';
   const compression = r.compression;
   if (!isObject(compression) || (compression.algorithm !== 'gzip' && compression.algorithm !== 'none')) return 'its compression is not gzip or none';
   const encryption = r.encryption;
-  if (!isObject(encryption) || !['none', 'recipients', 'passphrase'].includes(encryption.mode as string)) return 'its encryption is not none, recipients or passphrase';
+  if (!isObject(encryption) || !ENCRYPTION_MODES.includes(encryption.mode)) return 'its encryption is not none, recipients or passphrase';
   const origin = r.origin;
-  if (!isObject(origin) || !['manual', 'schedule', 'safety'].includes(origin.kind as string)) return 'its origin is missing';
+  if (!isObject(origin) || !ORIGIN_KINDS.includes(origin.kind)) return 'its origin is missing';
   if (r.description !== undefined && typeof r.description !== 'string') return 'its description is not text';
   return undefined;
 }
@@ -166,7 +169,8 @@ export async function readIndex(layout: BackupLayout): Promise<LoadedIndex> {
     const handle = await fs.open(layout.metadata, 'r');
     try {
       mode = (await handle.stat()).mode & 0o777;
-      text = await handle.readFile('utf8');
+      // Bytes, then one decode: reading as 'utf8' decodes chunk by chunk, a tenth of `list` over 10,000 records.
+      text = (await handle.readFile()).toString('utf8');
     } finally {
       await handle.close();
     }
