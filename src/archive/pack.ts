@@ -15,6 +15,9 @@ import type { TarEntryType, TarHeader } from './tar-header.js';
 import type { TarStreamWriter } from './tar-stream-writer.js';
 import type { ScannedEntry } from '../walk/scan.js';
 
+/** What the packer needs of a scanned entry. */
+export type PackEntry = Omit<ScannedEntry, 'nlink'>;
+
 export interface PackProgress {
   entries: number;
   files: number;
@@ -30,9 +33,9 @@ export interface PackHooks {
   onChangedWhileReading?(absolute: string): void;
 }
 
-const TAR_TYPES: Record<ScannedEntry['type'], TarEntryType> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
+const TAR_TYPES: Record<PackEntry['type'], TarEntryType> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
 
-function tarHeader(entry: ScannedEntry): TarHeader {
+function tarHeader(entry: PackEntry): TarHeader {
   return {
     name: entry.path,
     type: TAR_TYPES[entry.type],
@@ -45,7 +48,7 @@ function tarHeader(entry: ScannedEntry): TarHeader {
   };
 }
 
-function manifestEntry(entry: ScannedEntry): ManifestEntry {
+function manifestEntry(entry: PackEntry): ManifestEntry {
   const result: ManifestEntry = {
     path: entry.path,
     type: entry.type,
@@ -62,12 +65,12 @@ function manifestEntry(entry: ScannedEntry): ManifestEntry {
   return result;
 }
 
-function unchangedSince(entry: ScannedEntry, after: fs.Stats): boolean {
+function unchangedSince(entry: PackEntry, after: fs.Stats): boolean {
   return after.size === entry.size && after.mtimeMs === entry.mtimeMs && after.ctimeMs === entry.ctimeMs && after.ino === entry.ino;
 }
 
 /** Reads a file into the archive. Returns undefined when the file could not be opened. */
-async function packFile(out: TarStreamWriter, entry: ScannedEntry, hooks: PackHooks): Promise<ManifestEntry | undefined> {
+async function packFile(out: TarStreamWriter, entry: PackEntry, hooks: PackHooks): Promise<ManifestEntry | undefined> {
   let fd: number;
   try {
     fd = fs.openSync(entry.absolute, 'r');
@@ -91,7 +94,7 @@ async function packFile(out: TarStreamWriter, entry: ScannedEntry, hooks: PackHo
 }
 
 /** Writes `entries` (content read from disk) into `out`, reporting each one written through `hooks.onEntry`. */
-export async function packEntries(out: TarStreamWriter, entries: readonly ScannedEntry[], hooks: PackHooks, signal?: AbortSignal): Promise<void> {
+export async function packEntries(out: TarStreamWriter, entries: Iterable<PackEntry>, hooks: PackHooks, signal?: AbortSignal): Promise<void> {
   const progress: PackProgress = { entries: 0, files: 0, bytes: 0 };
   let lastReport = 0;
   for (const entry of entries) {

@@ -22,6 +22,7 @@ import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, type ManifestRo
 import { ManifestWriter, type ManifestHeader } from '../archive/manifest-writer.js';
 import { packEntries, packOwnFile, type PackHooks } from '../archive/pack.js';
 import { BlockPool } from '../archive/block-pool.js';
+import { PackList } from '../archive/pack-list.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
 import { TAR_BLOCK_SIZE, TarStreamWriter } from '../archive/tar-stream-writer.js';
 import { ManifestCache, MANIFEST_CACHE_DIR } from '../archive/manifest-cache.js';
@@ -187,14 +188,16 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     options.onProgress?.({ phase: 'scan', files: 0, bytes: 0 });
     const skip = new Set([layout.root, path.join(platform.root, MANIFEST_CACHE_DIR)]);
     const problems: ScanProblem[] = [];
-    const groups: { service?: Service; entries: ScannedEntry[] }[] = [];
+    const groups: { service?: Service; roots: ScanRoot[]; entries: ScannedEntry[] }[] = [];
     for (const service of scope.services) {
-      const scanned = scanRoots(scanRootsOf(service, scope.parts), { skip });
-      groups.push({ service, entries: scanned.entries });
+      const roots = scanRootsOf(service, scope.parts);
+      const scanned = scanRoots(roots, { skip });
+      groups.push({ service, roots, entries: scanned.entries });
       problems.push(...scanned.problems);
     }
     if (scope.parts.platformConfig && platform.configFile) {
-      groups.push({ entries: scanRoots([{ absolute: platform.configFile, archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH, exclude: [] }], { skip }).entries });
+      const roots = [{ absolute: platform.configFile, archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH, exclude: [] }];
+      groups.push({ roots, entries: scanRoots(roots, { skip }).entries });
     }
 
     for (const p of problems.filter((p) => p.kind === 'special-file')) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
@@ -229,15 +232,17 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       }
     }
 
+    // What is to be packed, held compactly from here on (see pack-list.ts): the scan's objects are let go.
+    const toPack = groups.map((g) => ({ service: g.service, list: new PackList(g.entries, g.roots) }));
+    groups.length = 0;
+    const totalFiles = toPack.reduce((n, g) => n + g.list.files, 0);
+    const totalBytes = toPack.reduce((n, g) => n + g.list.fileBytes, 0);
+
     // Only now is anything written: a refused backup leaves the backup directory as it was.
     for (const warning of await ensureLayout(layout)) options.onWarning?.(warning);
     const staging = await openWorkspace(layout, 'create');
     workspace = staging;
     const storage: ArchiveStorage = new LocalStorage(layout.archives, () => Promise.resolve(staging.dir));
-
-    const toPack = groups.flatMap((g) => g.entries).filter((e) => e.type === 'file');
-    const totalFiles = toPack.length;
-    const totalBytes = toPack.reduce((n, e) => n + e.size, 0);
 
     // 3. The archive stream.
     const archiveName = `${id}.tar${compress ? '.gz' : ''}${encryption ? '.age' : ''}`;
@@ -289,10 +294,10 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
         options.onWarning?.(`${absolute}: file changed as we read it`);
       },
     });
-    for (const group of groups) {
-      await packEntries(pack, group.entries, packHooks(group.service?.name), options.signal);
-      group.entries = []; // Packed: let the scan's entries go.
-      if (group.service) await runPostHook(group.service);
+    while (toPack.length > 0) {
+      const { service, list } = toPack.shift()!; // Packed lists are let go.
+      await packEntries(pack, list, packHooks(service?.name), options.signal);
+      if (service) await runPostHook(service);
     }
     if (unreadable.length > 0 && !options.skipUnreadable) {
       throw new BackupError(
