@@ -93,6 +93,20 @@ describe('CompactState', () => {
     }
   });
 
+  it('builds a chain\'s first state entry by entry as foldChain folds it, a path given twice included', () => {
+    const [first] = randomChain(8, 0);
+    const twice = { ...first!, entries: [...first!.entries, { ...first!.entries[3]!, size: 5, sha256: undefined, link: 'x' }] };
+    const builder = CompactState.builder();
+    for (const entry of twice.entries) builder.add(entry);
+    expect(rows(builder.finish(twice))).toEqual(rowsOf(foldChain([structuredClone(twice)]).values()));
+    expect(() => CompactState.builder().finish({ ...twice, parent: 'b0' })).toThrow(/does not continue the chain/);
+    // Past its first columns' room.
+    const many = Array.from({ length: 3000 }, (_, i) => entry(`svc/volumes/data/m${i}`, i % 7 === 0 ? 'symlink' : 'file', i));
+    const grown = CompactState.builder();
+    for (const e of many) grown.add(e);
+    expect(rows(grown.finish(manifest('m', undefined, [])))).toEqual(rows(CompactState.of(many)));
+  });
+
   it('refuses a manifest that does not continue the chain, as foldChain does', () => {
     const [b0, b1] = randomChain(4, 1);
     const state = CompactState.fold(undefined, undefined, b0!);

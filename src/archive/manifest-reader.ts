@@ -10,12 +10,20 @@ import { parseManifest, type Manifest, type ManifestEntry } from './manifest.js'
 
 const ENTRIES_OPEN = '"entries":[';
 
-/** Parses the manifest streamed by `plain`; refuses more than `maxBytes` of it, and anything `parseManifest` would. */
-export async function readManifestStream(plain: Readable, where: string, maxBytes: number): Promise<Manifest> {
+/**
+ * Parses the manifest streamed by `plain`; refuses more than `maxBytes` of it, and anything `parseManifest` would.
+ * With `onEntry`, each entry is handed to it as it is read, and the manifest returned has no entries.
+ */
+export async function readManifestStream(
+  plain: Readable,
+  where: string,
+  maxBytes: number,
+  onEntry?: (entry: ManifestEntry) => void,
+): Promise<Manifest> {
   const bad = (why: string) => new BackupError('INTEGRITY', `${where} does not hold an mcp backup manifest (${why})`, { where });
   let header: Manifest | undefined;
   /** The document, once it showed not to be in the writer's layout. */
-  let whole: Buffer[] | undefined;
+  let document: Buffer[] | undefined;
   /** The bytes of the line being read, from earlier chunks. */
   let pending: Buffer[] = [];
   let closed = false;
@@ -40,14 +48,23 @@ export async function readManifestStream(plain: Readable, where: string, maxByte
     }
     const e = entry as ManifestEntry | null;
     if (e === null || typeof e !== 'object' || typeof e.path !== 'string' || typeof e.type !== 'string') throw bad('an entry has the wrong shape');
-    manifest.entries.push(e);
+    if (onEntry) onEntry(e);
+    else manifest.entries.push(e);
+  };
+  const parseWhole = (data: Buffer) => {
+    const manifest = parseManifest(data, where);
+    if (onEntry) {
+      for (const entry of manifest.entries) onEntry(entry);
+      manifest.entries = [];
+    }
+    return manifest;
   };
 
   for await (const chunk of plain as AsyncIterable<Buffer>) {
     bytes += chunk.length;
     if (bytes > maxBytes) throw new BackupError('UNSAFE_ARCHIVE', `${where} is larger than the ${maxBytes} bytes allowed`, { where });
-    if (whole) {
-      whole.push(chunk);
+    if (document) {
+      document.push(chunk);
       continue;
     }
     let start = 0;
@@ -58,7 +75,7 @@ export async function readManifestStream(plain: Readable, where: string, maxByte
       if (header === undefined) {
         const text = lineBytes.toString('utf8');
         if (!text.endsWith(ENTRIES_OPEN)) {
-          whole = [...pending, chunk];
+          document = [...pending, chunk];
           break;
         }
         // The header, closed as a document without entries, is checked as any manifest is.
@@ -68,10 +85,10 @@ export async function readManifestStream(plain: Readable, where: string, maxByte
       }
       pending = [];
     }
-    if (!whole && start < chunk.length) pending.push(chunk.subarray(start));
+    if (!document && start < chunk.length) pending.push(chunk.subarray(start));
   }
-  if (whole) return parseManifest(Buffer.concat(whole), where);
-  if (header === undefined) return parseManifest(Buffer.concat(pending), where);
+  if (document) return parseWhole(Buffer.concat(document));
+  if (header === undefined) return parseWhole(Buffer.concat(pending));
   if (pending.length > 0) entryLine(header, Buffer.concat(pending).toString('utf8'));
   if (!closed) throw bad('it ends before its last entry');
   return header;

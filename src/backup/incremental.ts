@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { CompactState } from '../archive/compact-state.js';
 import { DigestStream } from '../archive/digest.js';
@@ -91,8 +91,10 @@ async function chainState(
   for (let i = from; i < chain.length; i++) {
     const record = chain[i]!;
     // One manifest at a time: each is folded, then let go.
-    const manifest = (await streamedManifest(record, storage, manifests)) ?? (await manifestOf(record, storage, manifests, key));
-    state = CompactState.fold(state, chain[i - 1]?.id, manifest);
+    const previousId = chain[i - 1]?.id;
+    state =
+      (await streamedFold(state, previousId, record, storage, manifests)) ??
+      CompactState.fold(state, previousId, await manifestOf(record, storage, manifests, key));
   }
   const base = chain[chain.length - 1]!;
   try {
@@ -110,22 +112,34 @@ async function chainState(
 const MAX_MANIFEST_BYTES = 1 << 30;
 
 /**
- * A backup's manifest read as a stream (archive/manifest-reader.ts: its text is never held whole), from the host's
- * plain copy of an encrypted backup's, or from the copy beside an unencrypted backup's archive when it matches its
- * recorded checksum. Undefined when it cannot be read so: `manifestOf` then reads it, with its fallbacks and errors.
+ * `CompactState.fold` over a backup's manifest read as a stream (archive/manifest-reader.ts: its text is never held
+ * whole, and the first manifest of a chain, the large one, not even as entries), from the host's plain copy of an
+ * encrypted backup's manifest, or from the copy beside an unencrypted backup's archive when it matches its recorded
+ * checksum. Undefined when it cannot be read so: `manifestOf` then reads it, with its fallbacks and errors.
  */
-async function streamedManifest(record: BackupRecord, storage: ArchiveStorage, cache: ManifestCache): Promise<Manifest | undefined> {
+async function streamedFold(
+  previous: CompactState | undefined,
+  previousId: string | undefined,
+  record: BackupRecord,
+  storage: ArchiveStorage,
+  cache: ManifestCache,
+): Promise<CompactState | undefined> {
   try {
+    let plain: Readable | undefined;
+    let digest: DigestStream | undefined;
     if (record.encryption.mode !== 'none') {
-      const plain = await cache.open(record.id);
-      const manifest = plain && (await readManifestStream(plain, `cached manifest of ${record.id}`, MAX_MANIFEST_BYTES));
-      return manifest?.id === record.id ? manifest : undefined;
+      plain = await cache.open(record.id);
+      if (!plain) return undefined;
+    } else {
+      digest = new DigestStream();
+      plain = pipeline(await storage.open(record.manifest), digest, zlib.createGunzip(), () => undefined);
     }
-    const digest = new DigestStream();
-    const plain = pipeline(await storage.open(record.manifest), digest, zlib.createGunzip(), () => undefined);
-    const manifest = await readManifestStream(plain, `manifest ${record.manifest}`, MAX_MANIFEST_BYTES);
+    const where = digest ? `manifest ${record.manifest}` : `cached manifest of ${record.id}`;
+    const builder = previous ? undefined : CompactState.builder();
+    const manifest = await readManifestStream(plain, where, MAX_MANIFEST_BYTES, builder && ((entry) => builder.add(entry)));
     // The whole copy has passed through the digest once its gunzip ended.
-    return digest.digest() === record.manifestSha256 && manifest.id === record.id ? manifest : undefined;
+    if (manifest.id !== record.id || (digest && digest.digest() !== record.manifestSha256)) return undefined;
+    return builder ? builder.finish(manifest) : CompactState.fold(previous, previousId, manifest);
   } catch {
     return undefined;
   }
