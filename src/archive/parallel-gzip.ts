@@ -1,10 +1,14 @@
 /**
  * gzip on every core, as pigz does it: one standard gzip member whose deflate stream is made of independently
- * compressed blocks. Each block (1 MiB) is deflated by a worker thread with the last 32 KiB of the block before it
- * as its dictionary, and ends with a sync flush (an empty stored block that byte-aligns it), so the compressed
- * blocks simply concatenate into one deflate stream; a final empty block, the CRC-32 and the length close it. The
- * dictionary keeps the ratio within a fraction of a percent of single-threaded `gzip`; `gzip -d`, GNU tar and Node's
- * gunzip read the result like any other .gz. Blocks that do not compress are stored (see workers/deflate-blocks.ts).
+ * compressed blocks. Each block (1 MiB) is deflated with the last 32 KiB of the block before it as its dictionary,
+ * and ends with a sync flush (an empty stored block that byte-aligns it), so the compressed blocks simply
+ * concatenate into one deflate stream; a final empty block, the CRC-32 and the length close it. The dictionary keeps
+ * the ratio within a fraction of a percent of single-threaded `gzip`; `gzip -d`, GNU tar and Node's gunzip read the
+ * result like any other .gz. Blocks that do not compress are stored (see deflate-block.ts).
+ *
+ * Blocks go to worker threads, one per core but one: the last core is the main thread's, which feeds them and, when
+ * every worker already has work queued, deflates the next block itself rather than wait. So both cores of a 2-core
+ * machine compress whenever reading outpaces compression, without a third thread competing for them.
  *
  * A written chunk that spans a whole ArrayBuffer (as the tar writer's blocks do) is moved to the worker, not copied:
  * the stream takes ownership of what is written to it.
@@ -15,6 +19,7 @@ import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import type { DeflateJob, DeflateResult } from '../workers/deflate-blocks-protocol.js';
 import type { BlockPool } from './block-pool.js';
+import { deflateBlock } from './deflate-block.js';
 import { workerModule } from '../workers/location.js';
 
 const DICTIONARY = 32 * 1024;
@@ -27,7 +32,7 @@ export interface ParallelGzipOptions {
   level: number;
   /** Bytes of input per block. */
   blockSize?: number;
-  /** Worker threads. Default: one per core. */
+  /** Worker threads. Default: one per core but one (the main thread's). */
   workers?: number;
   /** Where the memory of compressed input blocks goes back to (the tar writer's pool). */
   recycle?: BlockPool;
@@ -107,7 +112,7 @@ export class ParallelGzip extends Transform {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   /** Compressions in flight, in input order. */
-  #inFlight: Promise<Buffer>[] = [];
+  #inFlight: { result: Promise<Buffer>; done: boolean }[] = [];
   /** The tail of the previous block: the next block's dictionary. */
   #dictionary: Buffer | undefined;
   #crc = 0;
@@ -118,12 +123,12 @@ export class ParallelGzip extends Transform {
     super({ highWaterMark: 1 << 20 });
     this.#level = options.level;
     this.#blockSize = options.blockSize ?? 1 << 20;
-    this.#workerCount = options.workers ?? os.availableParallelism();
+    this.#workerCount = options.workers ?? Math.max(1, os.availableParallelism() - 1);
     this.#recycle = options.recycle;
   }
 
-  /** Blocks in flight at most: enough queued for every worker to go on while the oldest result is written out. */
-  get #maxInFlight(): number {
+  /** Blocks queued to the workers: enough for each to go on to its next block at once. */
+  get #workerQueue(): number {
     return 2 * this.#workerCount;
   }
 
@@ -173,8 +178,8 @@ export class ParallelGzip extends Transform {
       this.#pending = rest.length > 0 ? [rest] : [];
       this.#pendingBytes = rest.length;
       this.#startBlock(block);
-      // Backpressure: a bounded number of blocks in flight, so memory stays flat.
-      while (this.#inFlight.length >= this.#maxInFlight) this.#emit(await this.#inFlight.shift()!);
+      // Out in order, as soon as done; and a bound on what waits behind a slow block, so memory stays flat.
+      while (this.#inFlight[0]?.done || this.#inFlight.length > 2 * this.#workerQueue) this.#emit(await this.#inFlight.shift()!.result);
     }
   }
 
@@ -184,8 +189,18 @@ export class ParallelGzip extends Transform {
     // A copy, taken before the block is handed over, so the dictionary does not keep the whole block alive.
     const dictionary = Buffer.from(block.subarray(Math.max(0, block.length - DICTIONARY)));
     this.#pool ??= new DeflatePool(this.#workerCount, this.#recycle);
-    const job = this.#pool.compress(block, this.#dictionary, this.#level);
-    job.catch(() => undefined); // Surfaced when awaited in order; avoid an unhandled rejection before that.
+    const queued = this.#inFlight.filter((job) => !job.done).length;
+    let result: Promise<Buffer>;
+    if (queued < this.#workerQueue) {
+      result = this.#pool.compress(block, this.#dictionary, this.#level);
+    } else {
+      // Every worker has work queued: this thread takes the block itself rather than wait for them.
+      result = Promise.resolve(deflateBlock(block, this.#dictionary, this.#level));
+      if (block.byteOffset === 0 && block.length === block.buffer.byteLength) this.#recycle?.give(block.buffer as ArrayBuffer);
+    }
+    const job = { result, done: false };
+    // Surfaced when awaited in order; no unhandled rejection before that.
+    result.then(() => (job.done = true), () => (job.done = true));
     this.#inFlight.push(job);
     this.#dictionary = dictionary;
   }
@@ -196,6 +211,6 @@ export class ParallelGzip extends Transform {
   }
 
   async #emitAll(): Promise<void> {
-    while (this.#inFlight.length > 0) this.#emit(await this.#inFlight.shift()!);
+    while (this.#inFlight.length > 0) this.#emit(await this.#inFlight.shift()!.result);
   }
 }
