@@ -163,7 +163,6 @@ function copyEntry(from: Columns, i: number, to: Columns, j: number): void {
 export class CompactState {
   readonly length: number;
   readonly #c: Columns;
-  #byPath?: Map<string, number>;
 
   /** Columns filled up to `length` (they may have room for more). */
   private constructor(columns: Columns, length: number) {
@@ -247,16 +246,6 @@ export class CompactState {
     }
     for (const entry of incoming.values()) putEntry(c, j++, entry);
     return new CompactState(c, j);
-  }
-
-  /** The position of `path`, or -1. The lookup table is built on first use: a diff needs it only where the scan and the state part ways. */
-  indexOf(path: string): number {
-    if (!this.#byPath) {
-      const byPath = new Map<string, number>();
-      this.#c.paths.forEach((p, i) => byPath.set(p, i));
-      this.#byPath = byPath;
-    }
-    return this.#byPath.get(path) ?? -1;
   }
 
   facts(i: number): EntryFacts {
