@@ -33,47 +33,74 @@ export interface ChangeSet {
   unchanged: number;
 }
 
+/** Asks, for --verify-content, whether a file whose metadata matches has other content than the recorded SHA-256. */
+export type ContentCheck = (previousSha256: string | undefined, current: ScannedEntry) => boolean;
+
 /**
- * Splits a fresh scan against the previous state. `contentChanged`, when given (--verify-content), is asked about
- * every file whose metadata matches, with the SHA-256 the state recorded, for filesystems whose timestamps cannot
- * be trusted.
+ * The diff of a scan against the previous state, entry by entry as the scan goes (scan order), so that a scan can
+ * let unchanged entries go at once (walk/scan.ts `keep`) and hold only what is to be stored. `contentChanged`, when
+ * given (--verify-content), is asked about every file whose metadata matches, for filesystems whose timestamps
+ * cannot be trusted.
  */
-export function diffAgainstState(
-  previous: CompactState,
-  scanned: readonly ScannedEntry[],
-  contentChanged?: (previousSha256: string | undefined, current: ScannedEntry) => boolean,
-): ChangeSet {
-  const changed: ScannedEntry[] = [];
-  const present = new Uint8Array(previous.length);
-  const paths = previous.paths;
-  let next = 0;
-  let unchanged = 0;
-  // The scan and the state come in the same order (archive order) except where paths were added or removed, so
-  // both are walked in step, and paths are looked up only where they part: hashing 77k paths showed in profiles.
-  // The lookup table is the diff's own, made on first need, and let go with it.
-  let positions: Map<string, number> | undefined;
-  const positionOf = (path: string): number => {
-    if (!positions) {
-      positions = new Map();
-      for (let i = 0; i < paths.length; i++) positions.set(paths[i]!, i);
-    }
-    return positions.get(path) ?? -1;
-  };
-  for (const entry of scanned) {
-    const i = paths[next] === entry.path ? next : positionOf(entry.path);
-    if (i < 0) {
-      changed.push(entry);
-      continue;
-    }
-    present[i] = 1;
-    next = i + 1;
+export class StateDiff {
+  readonly #previous: CompactState;
+  readonly #contentChanged: ContentCheck | undefined;
+  readonly #present: Uint8Array;
+  #next = 0;
+  /** Path -> position in the state: made on first need (see `changed`), and let go with the diff. */
+  #positions: Map<string, number> | undefined;
+  /** What the new state holds without storing it, counted. */
+  readonly unchanged = { entries: 0, files: 0, bytes: 0 };
+
+  constructor(previous: CompactState, contentChanged?: ContentCheck) {
+    this.#previous = previous;
+    this.#contentChanged = contentChanged;
+    this.#present = new Uint8Array(previous.length);
+  }
+
+  /** Whether `entry` is new or changed (to be stored); either way it is noted as present. */
+  changed(entry: ScannedEntry): boolean {
+    const paths = this.#previous.paths;
+    // The scan and the state come in the same order (archive order) except where paths were added or removed, so
+    // both are walked in step, and paths are looked up only where they part: hashing 77k paths showed in profiles.
+    const i = paths[this.#next] === entry.path ? this.#next : this.#positionOf(entry.path);
+    if (i < 0) return true;
+    this.#present[i] = 1;
+    this.#next = i + 1;
     // The same path, once: the comparison made the scan's copy a flat string of its own, which can now go.
     entry.path = paths[i]!;
-    const reason = entryChange(previous.facts(i), entry);
-    if (reason !== undefined || (entry.type === 'file' && contentChanged?.(previous.sha256(i), entry))) changed.push(entry);
-    else unchanged++;
+    if (entryChange(this.#previous.facts(i), entry) !== undefined) return true;
+    if (entry.type === 'file' && this.#contentChanged?.(this.#previous.sha256(i), entry)) return true;
+    this.unchanged.entries++;
+    if (entry.type === 'file') {
+      this.unchanged.files++;
+      this.unchanged.bytes += entry.size;
+    }
+    return false;
   }
-  const deleted: string[] = [];
-  for (let i = 0; i < previous.length; i++) if (present[i] === 0) deleted.push(paths[i]!);
-  return { changed, deleted, unchanged };
+
+  /** Paths of the previous state that were not seen, in state order: once the whole scan went through `changed`. */
+  deleted(): string[] {
+    const deleted: string[] = [];
+    this.#present.forEach((present, i) => {
+      if (present === 0) deleted.push(this.#previous.paths[i]!);
+    });
+    return deleted;
+  }
+
+  #positionOf(path: string): number {
+    if (!this.#positions) {
+      const paths = this.#previous.paths;
+      this.#positions = new Map();
+      for (let i = 0; i < paths.length; i++) this.#positions.set(paths[i]!, i);
+    }
+    return this.#positions.get(path) ?? -1;
+  }
+}
+
+/** Splits a whole scan against the previous state (see StateDiff). */
+export function diffAgainstState(previous: CompactState, scanned: readonly ScannedEntry[], contentChanged?: ContentCheck): ChangeSet {
+  const diff = new StateDiff(previous, contentChanged);
+  const changed = scanned.filter((entry) => diff.changed(entry));
+  return { changed, deleted: diff.deleted(), unchanged: diff.unchanged.entries };
 }

@@ -51,6 +51,12 @@ export interface ScanResult {
 export interface ScanOptions {
   /** Absolute paths never entered (the backup directory itself, when it sits inside a configured path). */
   skip: ReadonlySet<string>;
+  /**
+   * Asked about each entry in scan order, once it is marked as a hard link or not; the entries it refuses are not
+   * returned, so they need not be held (an incremental's unchanged entries: backup/changes.ts StateDiff). Default:
+   * every entry.
+   */
+  keep?: (entry: ScannedEntry) => boolean;
 }
 
 function entryType(stat: fs.Stats): EntryType | undefined {
@@ -111,6 +117,11 @@ function undecodable(name: string): boolean {
 export function scanRoots(roots: readonly ScanRoot[], options: ScanOptions): ScanResult {
   const entries: ScannedEntry[] = [];
   const problems: ScanProblem[] = [];
+  const hardLinks = new HardLinks();
+  const add = (entry: ScannedEntry) => {
+    hardLinks.mark(entry);
+    if (!options.keep || options.keep(entry)) entries.push(entry);
+  };
   // Skipped paths are few: their last names filter the lookups of whole paths.
   const skipNames = new Set([...options.skip].map((p) => path.basename(p)));
   const folder = new CurrentFolder();
@@ -123,7 +134,7 @@ export function scanRoots(roots: readonly ScanRoot[], options: ScanOptions): Sca
         problems.push({ kind: 'special-file', absolute: root.absolute, reason: 'not a file, folder or symlink' });
         continue;
       }
-      entries.push(toEntry(root.archiveRoot, root.absolute, rootStat, rootType));
+      add(toEntry(root.archiveRoot, root.absolute, rootStat, rootType));
       if (rootType !== 'dir') continue;
 
       // Explicit stack instead of recursion: deep trees must not overflow the call stack.
@@ -168,7 +179,7 @@ export function scanRoots(roots: readonly ScanRoot[], options: ScanOptions): Sca
             problems.push({ kind: 'unreadable', absolute, reason: 'permission denied' });
             continue;
           }
-          entries.push(toEntry(archivePrefix + name, absolute, stat, type));
+          add(toEntry(archivePrefix + name, absolute, stat, type));
           if (type === 'dir') subdirs.push({ absolute, relative: relativePrefix + name });
         }
         // Folders are visited after the files of their parent, in name order (the stack pops the last pushed first).
@@ -178,7 +189,6 @@ export function scanRoots(roots: readonly ScanRoot[], options: ScanOptions): Sca
   } finally {
     folder.leave();
   }
-  markHardLinks(entries);
   return { entries, problems };
 }
 
@@ -237,14 +247,16 @@ class CurrentFolder {
 }
 
 /** The second and later paths of a multiply-linked file become hard links to the first, as tar stores them. */
-function markHardLinks(entries: ScannedEntry[]): void {
-  const first = new Map<string, string>();
-  for (const entry of entries) {
-    if (entry.type !== 'file' || entry.nlink < 2) continue;
+class HardLinks {
+  /** dev:ino -> the first path seen, of files with more than one link. */
+  readonly #first = new Map<string, string>();
+
+  mark(entry: ScannedEntry): void {
+    if (entry.type !== 'file' || entry.nlink < 2) return;
     const key = `${entry.dev}:${entry.ino}`;
-    const target = first.get(key);
+    const target = this.#first.get(key);
     if (target === undefined) {
-      first.set(key, entry.path);
+      this.#first.set(key, entry.path);
     } else {
       entry.type = 'hardlink';
       entry.link = target;
