@@ -1,0 +1,143 @@
+/**
+ * A restore's file-writing worker: creates each file of a batch, writes and hashes its content, checks the size and
+ * SHA-256 against the manifest, then sets owner, mode and times and closes it. Running these syscalls and the hashing
+ * off the main thread lets them use another core while the main thread decompresses and parses the archive.
+ *
+ * Only Node built-ins are imported: the file runs as its own module beside the CLI bundle.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import fs from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { PART_FIELDS, PartField as F, type BatchDone, type BatchMessage, type ToWorker, type WriteFailure } from './write-files-protocol.js';
+
+const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+interface FileJob {
+  dest: string;
+  path: string;
+  sha256: string;
+  size: number;
+  mode: number;
+  /** -1: leave the owner alone. */
+  uid: number;
+  gid: number;
+  atime: number;
+  mtime: number;
+}
+
+interface OpenFile {
+  job: FileJob;
+  fd: number;
+  hash: Hash;
+  written: number;
+}
+
+/** The file a previous batch left open (its next part starts the next batch). */
+let open: OpenFile | undefined;
+/** After a failure nothing more is written: the restore is being abandoned. */
+let failed = false;
+
+function failure(stage: WriteFailure['stage'], job: FileJob, error: unknown): WriteFailure {
+  const code = (error as NodeJS.ErrnoException).code;
+  return { stage, dest: job.dest, path: job.path, message: (error as Error).message, ...(code !== undefined && { code }) };
+}
+
+function closeOpen(): void {
+  if (!open) return;
+  try {
+    fs.closeSync(open.fd);
+  } catch {
+    // Already failing or stopping: the file is discarded with the staging folder.
+  }
+  open = undefined;
+}
+
+/** Checks the open file's content, sets its metadata and closes it. */
+function finish(file: OpenFile): WriteFailure | undefined {
+  const { job, fd } = file;
+  if (file.written !== job.size || file.hash.digest('hex') !== job.sha256) {
+    return { stage: 'content', dest: job.dest, path: job.path, message: 'content does not match its SHA-256 in the manifest' };
+  }
+  try {
+    if (job.uid >= 0) fs.fchownSync(fd, job.uid, job.gid);
+    fs.fchmodSync(fd, job.mode);
+    fs.futimesSync(fd, job.atime, job.mtime);
+  } catch (error) {
+    return failure('writing', job, error);
+  }
+  // close(2) releases the descriptor even when it fails: never close it twice.
+  open = undefined;
+  try {
+    fs.closeSync(fd);
+  } catch (error) {
+    return failure('writing', job, error);
+  }
+  return undefined;
+}
+
+function writeBatch(message: BatchMessage): BatchDone {
+  const bytes = new Uint8Array(message.buffer);
+  const done: BatchDone = { type: 'done', buffer: message.buffer, files: 0, bytes: 0 };
+  if (failed) return done;
+  const { parts } = message;
+  const names = message.names.split('\0');
+  let named = 0;
+  let offset = 0;
+  for (let at = 0; at < parts.length; at += PART_FIELDS) {
+    const length = parts[at + F.length]!;
+    const chunk = bytes.subarray(offset, offset + length);
+    offset += length;
+    if (parts[at + F.first] === 1) {
+      const job: FileJob = {
+        dest: names[named]!,
+        path: names[named + 1]!,
+        sha256: names[named + 2]!,
+        size: parts[at + F.size]!,
+        mode: parts[at + F.mode]!,
+        uid: parts[at + F.uid]!,
+        gid: parts[at + F.gid]!,
+        atime: parts[at + F.atime]!,
+        mtime: parts[at + F.mtime]!,
+      };
+      named += 3;
+      try {
+        open = { job, fd: fs.openSync(job.dest, CREATE_FLAGS, 0o600), hash: createHash('sha256'), written: 0 };
+      } catch (error) {
+        done.failure = failure('creating', job, error);
+        break;
+      }
+    }
+    const file = open!;
+    try {
+      for (let at = 0; at < chunk.length; ) at += fs.writeSync(file.fd, chunk, at, chunk.length - at);
+    } catch (error) {
+      done.failure = failure('writing', file.job, error);
+      break;
+    }
+    file.hash.update(chunk);
+    file.written += chunk.length;
+    done.bytes += chunk.length;
+    if (parts[at + F.last] !== 1) continue;
+    const problem = finish(file);
+    if (problem) {
+      done.failure = problem;
+      break;
+    }
+    done.files++;
+  }
+  if (done.failure) {
+    failed = true;
+    closeOpen();
+  }
+  return done;
+}
+
+parentPort!.on('message', (message: ToWorker) => {
+  if (message.type === 'stop') {
+    closeOpen();
+    parentPort!.close();
+    return;
+  }
+  const done = writeBatch(message);
+  parentPort!.postMessage(done, [done.buffer]);
+});
