@@ -12,6 +12,7 @@ import type { EntryType } from '../archive/manifest.js';
 import type { BackupState, StateEntry } from '../archive/state.js';
 import type { DestinationScan, DiskEntry, DiskType } from './disk.js';
 import { PLATFORM_SERVICE, type RestoreRoot } from './roots.js';
+import { rootFinder } from './safety.js';
 
 export interface PlanChange {
   /** Archive path. */
@@ -104,16 +105,23 @@ export function planRestore(input: PlanInput): RestorePlan {
   };
 
   const diskByPath = new Map(input.scans.flatMap((s) => s.present.map((e) => [e.path, e] as const)));
+  // The state's entries of each root, found in one pass (a pass per root costs roots x entries).
+  const entriesOf = new Map<RestoreRoot, StateEntry[]>(input.roots.map((root) => [root, []]));
+  const rootOfPath = rootFinder(input.roots);
+  for (const [p, entry] of input.state) {
+    const root = rootOfPath(p);
+    if (root) entriesOf.get(root)!.push(entry);
+  }
   input.roots.forEach((root, i) => {
     const scan = input.scans[i]!;
     const plan = planOf(root.service);
     plan.roots.push({ archiveRoot: root.archiveRoot, part: root.part, destination: root.destination, exists: scan.exists });
     plan.kept += scan.kept.length;
     const onDisk = new Map(scan.present.map((e) => [e.path, e]));
-    const destinationOf = (p: string) => (p === root.archiveRoot ? root.destination : `${root.destination}/${p.slice(root.archiveRoot.length + 1)}`);
+    const destinationOf = (p: string) => (p === root.archiveRoot ? root.destination : root.destination + p.slice(root.archiveRoot.length));
 
-    for (const [p, wanted] of input.state) {
-      if (p !== root.archiveRoot && !p.startsWith(`${root.archiveRoot}/`)) continue;
+    for (const wanted of entriesOf.get(root)!) {
+      const p = wanted.path;
       plan.entries++;
       const size = wanted.type === 'file' ? wanted.size : 0;
       if (wanted.type === 'file') {

@@ -13,6 +13,8 @@ import type { BackupState } from '../archive/state.js';
 
 const MAX_PATH_BYTES = 4096;
 const SHA256 = /^[0-9a-f]{64}$/;
+/** An empty, `.` or `..` segment; which one is told by splitting, only for the paths that have one. */
+const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
 export function unsafe(where: string, entry: string, why: string): BackupError {
   return new BackupError('UNSAFE_ARCHIVE', `${where}: refused entry ${JSON.stringify(entry)}: ${why}; nothing was restored`, { entry, where });
@@ -22,8 +24,10 @@ export function unsafe(where: string, entry: string, why: string): BackupError {
 export function archivePathProblem(p: unknown): string | undefined {
   if (typeof p !== 'string' || p === '') return 'empty path';
   if (p.includes('\0')) return 'NUL byte in path';
-  if (Buffer.byteLength(p) > MAX_PATH_BYTES) return 'path too long';
+  // A UTF-16 unit is at most 3 UTF-8 bytes: only long strings need counting.
+  if (p.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(p) > MAX_PATH_BYTES) return 'path too long';
   if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) return 'absolute path';
+  if (!BAD_SEGMENT.test(p)) return undefined;
   for (const segment of p.split('/')) {
     if (segment === '..') return 'path with ".."';
     if (segment === '' || segment === '.') return 'path with an empty or "." segment';
@@ -40,6 +44,21 @@ export function isInside(dir: string, child: string): boolean {
 /** The root of the backup that `p` belongs to, if any. */
 export function rootOf<R extends { archiveRoot: string }>(roots: readonly R[], p: string): R | undefined {
   return roots.find((r) => p === r.archiveRoot || p.startsWith(`${r.archiveRoot}/`));
+}
+
+/**
+ * `rootOf` for many paths in archive order, where a root's paths come together: the last root found is tried first.
+ * Roots never nest (checkManifestRoots), so a path under the last root belongs to no other.
+ */
+export function rootFinder<R extends { archiveRoot: string }>(roots: readonly R[]): (p: string) => R | undefined {
+  const prefixed = roots.map((root) => ({ root, prefix: `${root.archiveRoot}/` }));
+  let last: (typeof prefixed)[number] | undefined;
+  return (p) => {
+    if (last && p.startsWith(last.prefix)) return last.root;
+    const found = prefixed.find((r) => p === r.root.archiveRoot || p.startsWith(r.prefix));
+    if (found) last = found;
+    return found?.root;
+  };
 }
 
 function parentOf(p: string): string {
@@ -99,8 +118,9 @@ export function checkManifestEntries(manifest: Manifest, where: string): void {
  * every hard link to a file of the same root set. `where` names the backup for messages.
  */
 export function checkState(state: BackupState, roots: readonly ManifestRoot[], where: string): void {
+  const rootOfPath = rootFinder(roots);
   for (const [p, entry] of state) {
-    const root = rootOf(roots, p);
+    const root = rootOfPath(p);
     if (!root) throw unsafe(where, p, 'not under any root of the backup');
     if (p !== root.archiveRoot) {
       const parent = state.get(parentOf(p));
