@@ -3,28 +3,28 @@
  * handed to a callback as a stream. Verify and restore are both built on it, so both check the same things the
  * same way. The manifest copy beside the archive is read here too, with its checksum checked.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import tarStream from 'tar-stream';
 import { createHash } from 'node:crypto';
-import { BackupError, errnoCode, ioError } from '../errors.js';
+import { BackupError, errnoCode } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import { createDecryptStream, decryptBuffer, keyRequired, type DecryptionKey } from '../crypto/index.js';
 import { DigestStream } from './digest.js';
 import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest } from './manifest.js';
+import { TarReader, type EntrySink, type TarEntryHandler } from './tar-reader.js';
+
+export type { EntrySink, TarHeader } from './tar-reader.js';
 
 const gunzip = promisify(zlib.gunzip);
 
 /** The manifest is the only entry read into memory; anything claiming to be larger is not ours. */
 const MAX_MANIFEST_BYTES = 1 << 30;
 
-/** An entry's content as tar-stream gives it: read it to the end (or resume it) before the next entry comes. */
-export type EntryBody = AsyncIterable<Buffer> & { resume(): unknown; on(event: 'end', listener: () => void): unknown };
-
-export type EntryHandler = (header: tarStream.Header, body: EntryBody) => Promise<void>;
+/** Called with each entry's header (the manifest's excepted); returns where its content goes, or undefined to skip it. */
+export type EntryHandler = TarEntryHandler;
 
 export interface ReadOptions {
   signal?: AbortSignal;
@@ -49,10 +49,31 @@ export async function collect(stream: AsyncIterable<Buffer>, limit: number): Pro
   let size = 0;
   for await (const chunk of stream) {
     size += chunk.length;
-    if (size > limit) throw new BackupError('UNSAFE_ARCHIVE', `an archive entry is larger than the ${limit} bytes allowed`);
+    if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+function tooLarge(limit: number): BackupError {
+  return new BackupError('UNSAFE_ARCHIVE', `an archive entry is larger than the ${limit} bytes allowed`);
+}
+
+/** Collects an entry (the manifest) into memory, up to `limit` bytes, and hands it over at its end. */
+function collectingSink(limit: number, done: (data: Buffer) => void): EntrySink {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    data(chunk) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge(limit);
+      // Copied: the chunk is a view of the decompressor's output, which is reused.
+      chunks.push(Buffer.from(chunk));
+    },
+    end() {
+      done(Buffer.concat(chunks));
+    },
+  };
 }
 
 function missingArchive(record: BackupRecord, storage: ArchiveStorage): BackupError {
@@ -64,8 +85,8 @@ function missingArchive(record: BackupRecord, storage: ArchiveStorage): BackupEr
 }
 
 /**
- * Streams every entry of the backup's archive through `onEntry` (which must consume the body), and returns the
- * stored bytes' checksum. The manifest entry is parsed, not passed on.
+ * Streams every entry of the backup's archive through `onEntry`, and returns the stored bytes' checksum. The manifest
+ * entry is parsed, not passed on.
  */
 export async function readArchive(storage: ArchiveStorage, record: BackupRecord, onEntry: EntryHandler, options: ReadOptions = {}): Promise<ArchiveReadResult> {
   const { signal, key } = options;
@@ -83,36 +104,36 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
   // function resolved.
   const decrypt = encryption !== 'none' ? createDecryptStream(key!, { subject: `archive ${record.archive}` }) : new PassThrough();
   const decompress = record.compression.algorithm === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
-  const extract = tarStream.extract();
   let manifest: Manifest | undefined;
   let manifestSha256: string | undefined;
-  // The first failure of an entry's consumer (a full disk while restoring a file...): the pipeline may report only
-  // "Premature close" for it, which must not pass for a damaged archive.
-  let entryError: unknown;
-  extract.on('entry', (header, stream, next) => {
-    const work =
-      header.name === MANIFEST_ARCHIVE_PATH
-        ? collect(stream as EntryBody, MAX_MANIFEST_BYTES).then((data) => {
-            manifestSha256 = createHash('sha256').update(data).digest('hex');
-            if (options.parseManifest !== false) manifest = parseManifest(data, `archive ${record.archive}`);
-          })
-        : onEntry(header, stream as EntryBody);
-    work.then(
-      () => next(),
-      (error: unknown) => {
-        entryError ??= error;
-        stream.resume();
-        extract.destroy(error as Error);
-      },
-    );
+  const reader = new TarReader((header) => {
+    if (header.name === MANIFEST_ARCHIVE_PATH) {
+      return collectingSink(MAX_MANIFEST_BYTES, (data) => {
+        manifestSha256 = createHash('sha256').update(data).digest('hex');
+        if (options.parseManifest !== false) manifest = parseManifest(data, `archive ${record.archive}`);
+      });
+    }
+    return onEntry(header);
+  });
+  const extract = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      reader.write(chunk).then(() => callback(), callback);
+    },
+    final(callback) {
+      try {
+        reader.end();
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
   });
   try {
     await pipeline([source, digest, decrypt, decompress, extract], { signal });
   } catch (error) {
+    // What the handlers refuse comes as a BackupError; anything else means the stored bytes do not read.
     if (error instanceof BackupError) throw error;
     if (signal?.aborted) throw error;
-    if (entryError instanceof BackupError) throw entryError;
-    if (entryError !== undefined && errnoCode(entryError) !== undefined) throw ioError('restoring the files of', `backup ${record.id}`, entryError);
     throw new BackupError('INTEGRITY', `archive ${record.archive} of backup ${record.id} cannot be read: ${(error as Error).message}`, {
       id: record.id,
     });
@@ -167,20 +188,23 @@ export async function readManifestCopyWithDigest(
  * reading the whole archive).
  */
 export async function loadManifest(storage: ArchiveStorage, record: BackupRecord, key?: DecryptionKey): Promise<Manifest> {
+  return (await loadManifestWithDigest(storage, record, key)).manifest;
+}
+
+/** `loadManifest`, and the SHA-256 of the manifest's plain bytes (which the archive's own manifest must match). */
+export async function loadManifestWithDigest(
+  storage: ArchiveStorage,
+  record: BackupRecord,
+  key?: DecryptionKey,
+): Promise<{ manifest: Manifest; plainSha256: string }> {
   try {
-    return await readManifestCopy(storage, record, key);
+    return await readManifestCopyWithDigest(storage, record, key);
   } catch (error) {
     if (!(error instanceof BackupError) || error.code !== 'INTEGRITY') throw error;
-    const { manifest } = await readArchive(
-      storage,
-      record,
-      async (_header, body) => {
-        body.resume();
-        await new Promise<void>((resolve) => body.on('end', () => resolve()));
-      },
-      key && { key },
-    );
-    if (!manifest) throw new BackupError('INTEGRITY', `backup ${record.id}: neither the manifest copy nor the archive holds a readable manifest`, { id: record.id });
-    return manifest;
+    const { manifest, manifestSha256 } = await readArchive(storage, record, () => undefined, key && { key });
+    if (!manifest || manifestSha256 === undefined) {
+      throw new BackupError('INTEGRITY', `backup ${record.id}: neither the manifest copy nor the archive holds a readable manifest`, { id: record.id });
+    }
+    return { manifest, plainSha256: manifestSha256 };
   }
 }

@@ -6,7 +6,7 @@
  */
 import { ManifestCache } from '../archive/manifest-cache.js';
 import type { Manifest } from '../archive/manifest.js';
-import { loadManifest } from '../archive/read.js';
+import { loadManifestWithDigest } from '../archive/read.js';
 import { foldChain, type BackupState } from '../archive/state.js';
 import { chainOf } from '../backup-manager.js';
 import { keyRequired } from '../crypto/index.js';
@@ -54,10 +54,13 @@ export async function prepare(platform: Platform, storage: ArchiveStorage, layou
   const { record, chainRecords } = await resolveChain(layout, options);
   const cache = new ManifestCache(platform.root);
   const manifests: Manifest[] = [];
+  const digests: (string | undefined)[] = [];
   for (const r of chainRecords) {
     // Without a key, a dry run can still plan from this host's plain copy of an encrypted backup's manifest.
     const cached = r.encryption.mode !== 'none' && !options.key ? await cache.get(r.id) : undefined;
-    const manifest = cached ?? (await loadManifest(storage, r, options.key));
+    const loaded = cached ? undefined : await loadManifestWithDigest(storage, r, options.key);
+    const manifest = cached ?? loaded!.manifest;
+    digests.push(loaded?.plainSha256);
     if (manifest.id !== r.id) throw new BackupError('INTEGRITY', `the manifest of backup ${r.id} belongs to backup ${manifest.id}`, { id: r.id });
     checkManifestEntries(manifest, `backup ${r.id}`);
     checkManifestRoots(manifest, `backup ${r.id}`);
@@ -80,5 +83,6 @@ export async function prepare(platform: Platform, storage: ArchiveStorage, layou
     scans,
     compareOwners: asRoot,
   });
-  return { record, chain: chainRecords.map((r, i) => ({ record: r, manifest: manifests[i]! })), state, selected, plan };
+  const chain = chainRecords.map((r, i) => ({ record: r, manifest: manifests[i]!, ...(digests[i] !== undefined && { manifestSha256: digests[i] }) }));
+  return { record, chain, state, selected, plan };
 }

@@ -3,21 +3,23 @@
  *
  *   folders (from the state, parents first, 0700 while being filled)
  *   -> for each archive of the chain that holds needed content: stream it once, check every entry against that
- *      backup's manifest (safe path, listed, same type and link, same size), write each needed file with
- *      O_CREAT|O_EXCL|O_NOFOLLOW while hashing it, and refuse it unless its SHA-256 is the recorded one; then check
- *      the archive's own SHA-256 against the index. Archives of the chain that hold nothing needed are checksummed.
+ *      backup's manifest (safe path, listed, same type and link, same size) on the main thread, and hand each needed
+ *      file to the write pool, whose workers create it with O_CREAT|O_EXCL|O_NOFOLLOW, hash it as they write, and
+ *      refuse it unless its SHA-256 is the recorded one; wait for every file of the archive, then check the
+ *      archive's own SHA-256 against the index and its own manifest's against the copy's. Archives of the chain
+ *      that hold nothing needed are checksummed.
  *   -> hard links and symlinks (from the state; symlinks last, so no write can pass through one)
  *   -> owners (as root), modes and mtimes of folders, deepest first.
  *
  * Nothing here touches a live path: everything is written under the staging roots, which the caller created fresh,
- * and every destination is checked to resolve inside its staging root. Entries the backup never covered are
- * carried in from the live tree later (`carryKept`), right before the swap, once the service is stopped.
+ * and no destination has a `.` or `..` segment that could lead it out of its staging root. Entries the backup never
+ * covered are carried in from the live tree later (`carryKept`), right before the swap, once the service is stopped.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
-import { readArchive, type EntryBody } from '../archive/read.js';
+import { readArchive, type EntrySink, type TarHeader } from '../archive/read.js';
 import type { BackupState, StateEntry } from '../archive/state.js';
 import type { OperationObserver } from '../backup/progress.js';
 import type { DecryptionKey } from '../crypto/index.js';
@@ -26,11 +28,14 @@ import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import { scanDestination } from './disk.js';
 import type { RestoreRoot } from './roots.js';
-import { archivePathProblem, isInside, rootOf, unsafe } from './safety.js';
+import { archivePathProblem, rootFinder, unsafe } from './safety.js';
 import { carryOver, joinPath } from './tree-ops.js';
+import { WritePool } from './write-pool.js';
+import type { WriteFailure } from '../workers/write-files-protocol.js';
 
 const TAR_TYPES: Record<ManifestEntry['type'], string> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
-const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+/** Marks a listed entry the archive already yielded. */
+const SEEN = Symbol('seen');
 
 export interface StagingRoot {
   root: RestoreRoot;
@@ -41,6 +46,9 @@ export interface StagingRoot {
 export interface ChainMember {
   record: BackupRecord;
   manifest: Manifest;
+  /** SHA-256 of the manifest's plain bytes, which the archive's own manifest must match; absent for a manifest from
+   *  this host's cache (dry runs only). */
+  manifestSha256?: string;
 }
 
 export interface StageOptions extends OperationObserver {
@@ -68,10 +76,6 @@ function toSeconds(ms: number): number {
   return ms / 1000;
 }
 
-function writeAll(fd: number, chunk: Buffer): void {
-  for (let offset = 0; offset < chunk.length; ) offset += fs.writeSync(fd, chunk, offset, chunk.length - offset);
-}
-
 async function checksumOf(storage: ArchiveStorage, record: BackupRecord): Promise<string | undefined> {
   try {
     const hash = createHash('sha256');
@@ -86,17 +90,21 @@ function integrity(message: string, details: Record<string, unknown> = {}): Back
   return new BackupError('INTEGRITY', `${message}; nothing was restored`, details);
 }
 
+/** A path segment `.` or `..`: what could lead a destination out of its staging root. */
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
 /** Maps every state entry under the staging roots to where it is written. */
 function wantedEntries(state: BackupState, roots: readonly StagingRoot[]): Map<string, Wanted> {
   const wanted = new Map<string, Wanted>();
-  const byArchiveRoot = roots.map((r) => ({ archiveRoot: r.root.archiveRoot, staging: r }));
+  const rootOfPath = rootFinder(roots.map((r) => ({ archiveRoot: r.root.archiveRoot, staging: r })));
   for (const [p, entry] of state) {
-    const found = rootOf(byArchiveRoot, p);
+    const found = rootOfPath(p);
     if (!found) continue;
     const root = found.staging;
-    const relative = p === root.root.archiveRoot ? '' : p.slice(root.root.archiveRoot.length + 1);
-    const dest = relative === '' ? root.staged : path.join(root.staged, ...relative.split('/'));
-    if (!isInside(root.staged, dest)) throw unsafe(`backup ${entry.storedIn}`, p, 'it resolves outside its folder');
+    // Paths were checked segment by segment with the manifests (checkManifestEntries); refusing dot segments again
+    // here keeps a destination inside its staging root whatever the caller checked.
+    if (DOT_SEGMENT.test(p)) throw unsafe(`backup ${entry.storedIn}`, p, 'it resolves outside its folder');
+    const dest = p === found.archiveRoot ? root.staged : root.staged + p.slice(found.archiveRoot.length);
     wanted.set(p, { entry, dest, root });
   }
   return wanted;
@@ -111,9 +119,23 @@ export async function stageRoots(
 ): Promise<StageResult> {
   const wanted = wantedEntries(state, roots);
   const now = new Date();
-  const files = [...wanted.values()].filter((w) => w.entry.type === 'file');
-  const totalFiles = files.length;
-  const totalBytes = files.reduce((n, w) => n + w.entry.size, 0);
+  const chainIds = new Set(chain.map((m) => m.record.id));
+  const dirs: Wanted[] = [];
+  /** How many files each archive of the chain must give. */
+  const filesIn = new Map<string, number>();
+  let totalFiles = 0;
+  let totalBytes = 0;
+  for (const w of wanted.values()) {
+    const { entry } = w;
+    if (entry.type === 'dir') dirs.push(w);
+    if (entry.type !== 'file') continue;
+    if (!chainIds.has(entry.storedIn)) throw integrity(`${entry.path} is stored in backup ${entry.storedIn}, which is not in the chain`);
+    filesIn.set(entry.storedIn, (filesIn.get(entry.storedIn) ?? 0) + 1);
+    totalFiles++;
+    totalBytes += entry.size;
+  }
+  // Parents first: a path sorts after every prefix of it.
+  dirs.sort((a, b) => (a.entry.path < b.entry.path ? -1 : 1));
   let doneFiles = 0;
   let doneBytes = 0;
   let lastReport = 0;
@@ -124,80 +146,38 @@ export async function stageRoots(
     options.onProgress?.({ phase: 'restore', files: doneFiles, bytes: doneBytes, totalFiles, totalBytes });
   };
 
-  // 1. Folders, parents first (a path sorts after every prefix of it).
-  const dirs = [...wanted.values()].filter((w) => w.entry.type === 'dir').sort((a, b) => (a.entry.path < b.entry.path ? -1 : 1));
-  for (const dir of dirs) fs.mkdirSync(dir.dest, { mode: 0o700 });
-
-  // 2. File content, from the archive that holds each file, each archive streamed once.
-  const chainIds = new Set(chain.map((m) => m.record.id));
-  const pendingBy = new Map<string, Map<string, Wanted>>();
-  for (const w of files) {
-    if (!chainIds.has(w.entry.storedIn)) throw integrity(`${w.entry.path} is stored in backup ${w.entry.storedIn}, which is not in the chain`);
-    let pending = pendingBy.get(w.entry.storedIn);
-    if (!pending) pendingBy.set(w.entry.storedIn, (pending = new Map<string, Wanted>()));
-    pending.set(w.entry.path, w);
-  }
-  for (const { record, manifest } of chain) {
-    options.signal?.throwIfAborted();
-    const pending = pendingBy.get(record.id);
-    if (!pending) {
-      // Nothing needed from it; it is still part of what the restore stands on.
-      if ((await checksumOf(storage, record)) !== record.sha256) {
-        throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index`, { id: record.id });
-      }
-      continue;
-    }
-    const where = `archive ${record.archive}`;
-    const listed = new Map(manifest.entries.filter((e) => e.storedIn === undefined || e.storedIn === record.id).map((e) => [e.path, e]));
-    const seen = new Set<string>();
-    const onEntry = async (header: { name: string; type?: string | null; size?: number | null; linkname?: string | null }, body: EntryBody) => {
-      const name = header.type === 'directory' && header.name.endsWith('/') ? header.name.slice(0, -1) : header.name;
-      const problem = archivePathProblem(name);
-      if (problem) throw unsafe(where, name, problem);
-      if (seen.has(name)) throw unsafe(where, name, 'it appears twice in the archive');
-      seen.add(name);
-      const listedEntry = listed.get(name);
-      if (!listedEntry) throw unsafe(where, name, `it is not in backup ${record.id}'s manifest`);
-      if (header.type !== TAR_TYPES[listedEntry.type]) throw unsafe(where, name, `the archive holds a ${String(header.type)}, the manifest a ${listedEntry.type}`);
-      if ((listedEntry.type === 'symlink' || listedEntry.type === 'hardlink') && header.linkname !== listedEntry.link) {
-        throw unsafe(where, name, `it links to ${JSON.stringify(header.linkname)}, the manifest says ${JSON.stringify(listedEntry.link)}`);
-      }
-      if (listedEntry.type === 'file' && header.size !== listedEntry.size) {
-        throw integrity(`${where}: ${name} holds ${header.size ?? '?'} bytes, the manifest says ${listedEntry.size}`, { id: record.id });
-      }
-      const target = pending.get(name);
-      if (!target) {
-        body.resume();
-        await new Promise<void>((resolve) => body.on('end', () => resolve()));
-        return;
-      }
-      pending.delete(name);
-      await writeFile(target, body, options.asRoot, now, (bytes) => {
-        doneBytes += bytes;
-        report();
-      });
-      doneFiles++;
+  // Files are written by workers (started first, to boot while the folders are made); a failure names the archive
+  // being read.
+  let reading: BackupRecord | undefined;
+  const pool = new WritePool({
+    toError: (failure) => writeError(failure, reading!),
+    onWritten: (files, bytes) => {
+      doneFiles += files;
+      doneBytes += bytes;
       report();
-    };
-    try {
-      const read = await readArchive(storage, record, onEntry, {
-        ...(options.signal && { signal: options.signal }),
-        ...(options.key && { key: options.key }),
-      });
-      if (read.sha256 !== record.sha256) throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index`, { id: record.id });
-      if (read.manifest && read.manifest.id !== record.id) throw integrity(`archive ${record.archive} holds backup ${read.manifest.id}, not ${record.id}`, { id: record.id });
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      // Say what the user acts on: a changed archive, rather than the first oddity its changed bytes caused.
-      if ((await checksumOf(storage, record)) !== record.sha256) {
-        throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index: it was changed or damaged`, { id: record.id });
+    },
+  });
+  try {
+    // 1. Folders.
+    for (const dir of dirs) fs.mkdirSync(dir.dest, { mode: 0o700 });
+
+    // 2. File content, from the archive that holds each file, each archive streamed once.
+    for (const member of chain) {
+      const { record } = member;
+      options.signal?.throwIfAborted();
+      const expected = filesIn.get(record.id);
+      if (expected === undefined) {
+        // Nothing needed from it; it is still part of what the restore stands on.
+        if ((await checksumOf(storage, record)) !== record.sha256) {
+          throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index`, { id: record.id });
+        }
+        continue;
       }
-      throw error;
+      reading = record;
+      await stageArchive(storage, member, { wanted, expected }, pool, { ...options, now });
     }
-    const missing = [...pending.keys()];
-    if (missing.length > 0) {
-      throw integrity(`archive ${record.archive} of backup ${record.id} lacks ${missing.length} file(s) its manifest lists, e.g. ${missing[0]}`, { id: record.id });
-    }
+  } finally {
+    await pool.close();
   }
   report(true);
 
@@ -243,33 +223,87 @@ export async function stageRoots(
   return { entries: wanted.size, files: totalFiles, bytes: totalBytes, deferred };
 }
 
-async function writeFile(target: Wanted, body: EntryBody, asRoot: boolean, now: Date, onBytes: (n: number) => void): Promise<void> {
-  const { entry, dest } = target;
-  let fd: number;
+/** Streams one archive of the chain, checking every entry against its manifest and queueing the files wanted from it. */
+async function stageArchive(
+  storage: ArchiveStorage,
+  { record, manifest, manifestSha256 }: ChainMember,
+  files: { wanted: ReadonlyMap<string, Wanted>; expected: number },
+  pool: WritePool,
+  options: StageOptions & { now: Date },
+): Promise<void> {
+  const where = `archive ${record.archive}`;
+  // Each listed entry is replaced by SEEN once the archive yielded it, so a second copy is caught without a set.
+  const listed = new Map<string, ManifestEntry | typeof SEEN>();
+  for (const e of manifest.entries) if (e.storedIn === undefined || e.storedIn === record.id) listed.set(e.path, e);
+  const atime = toSeconds(options.now.getTime());
+  let queued = 0;
+  const onEntry = (header: TarHeader): EntrySink | undefined => {
+    const name = header.type === 'directory' && header.name.endsWith('/') ? header.name.slice(0, -1) : header.name;
+    const problem = archivePathProblem(name);
+    if (problem) throw unsafe(where, name, problem);
+    const listedEntry = listed.get(name);
+    if (listedEntry === SEEN) throw unsafe(where, name, 'it appears twice in the archive');
+    if (!listedEntry) throw unsafe(where, name, `it is not in backup ${record.id}'s manifest`);
+    listed.set(name, SEEN);
+    if (header.type !== TAR_TYPES[listedEntry.type]) throw unsafe(where, name, `the archive holds a ${String(header.type)}, the manifest a ${listedEntry.type}`);
+    if ((listedEntry.type === 'symlink' || listedEntry.type === 'hardlink') && header.linkname !== listedEntry.link) {
+      throw unsafe(where, name, `it links to ${JSON.stringify(header.linkname)}, the manifest says ${JSON.stringify(listedEntry.link)}`);
+    }
+    if (listedEntry.type === 'file' && header.size !== listedEntry.size) {
+      throw integrity(`${where}: ${name} holds ${header.size} bytes, the manifest says ${listedEntry.size}`, { id: record.id });
+    }
+    const target = files.wanted.get(name);
+    if (target?.entry.type !== 'file' || target.entry.storedIn !== record.id) return undefined;
+    queued++;
+    const { entry, dest } = target;
+    pool.begin({
+      dest,
+      path: entry.path,
+      size: entry.size,
+      sha256: entry.sha256 ?? '',
+      mode: entry.mode,
+      ...(options.asRoot && { owner: { uid: entry.uid, gid: entry.gid } }),
+      atime,
+      mtime: toSeconds(entry.mtimeMs),
+    });
+    return pool;
+  };
   try {
-    fd = fs.openSync(dest, CREATE_FLAGS, 0o600);
+    // The archive's own manifest is hashed, not parsed: matching the checked copy's bytes says all its id would.
+    const read = await readArchive(storage, record, onEntry, {
+      ...(options.signal && { signal: options.signal }),
+      ...(options.key && { key: options.key }),
+      parseManifest: false,
+    });
+    // Every file is written and its SHA-256 checked before the archive counts as read.
+    await pool.flush();
+    if (read.sha256 !== record.sha256) throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index`, { id: record.id });
+    if (read.manifestSha256 !== undefined && manifestSha256 !== undefined && read.manifestSha256 !== manifestSha256) {
+      throw integrity(`archive ${record.archive} does not hold backup ${record.id}'s manifest (it differs from the copy beside it)`, { id: record.id });
+    }
   } catch (error) {
-    throw ioError('creating', dest, error);
-  }
-  try {
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of body) {
-      size += chunk.length;
-      if (size > entry.size) break;
-      hash.update(chunk);
-      writeAll(fd, chunk);
-      onBytes(chunk.length);
+    if (options.signal?.aborted) throw error;
+    // Say what the user acts on: a changed archive, rather than the first oddity its changed bytes caused.
+    if ((await checksumOf(storage, record)) !== record.sha256) {
+      throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index: it was changed or damaged`, { id: record.id });
     }
-    if (size !== entry.size || hash.digest('hex') !== entry.sha256) {
-      throw integrity(`${entry.path} in the archive of backup ${entry.storedIn} does not match its SHA-256 in the manifest`, { path: entry.path });
-    }
-    if (asRoot) fs.fchownSync(fd, entry.uid, entry.gid);
-    fs.fchmodSync(fd, entry.mode);
-    fs.futimesSync(fd, now, toSeconds(entry.mtimeMs));
-  } finally {
-    fs.closeSync(fd);
+    throw error;
   }
+  if (queued < files.expected) {
+    const missing = [...files.wanted.values()].find((w) => w.entry.type === 'file' && w.entry.storedIn === record.id && listed.get(w.entry.path) !== SEEN);
+    throw integrity(`archive ${record.archive} of backup ${record.id} lacks ${files.expected - queued} file(s) its manifest lists, e.g. ${missing?.entry.path}`, {
+      id: record.id,
+    });
+  }
+}
+
+/** What a worker's failure means for the restore, in the words the in-process writes used. */
+function writeError(failure: WriteFailure, record: BackupRecord): BackupError {
+  if (failure.stage === 'content') {
+    return integrity(`${failure.path} in the archive of backup ${record.id} does not match its SHA-256 in the manifest`, { path: failure.path });
+  }
+  const cause = Object.assign(new Error(failure.message), failure.code !== undefined && { code: failure.code });
+  return failure.stage === 'creating' ? ioError('creating', failure.dest, cause) : ioError('restoring the files of', `backup ${record.id}`, cause);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { BackupError } from '../errors.js';
 import { isKeyFailure, type DecryptionKey } from '../crypto/index.js';
-import { readArchive, readManifestCopyWithDigest, type EntryBody } from '../archive/read.js';
+import { readArchive, readManifestCopyWithDigest } from '../archive/read.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import type { BackupState } from '../archive/state.js';
 import { checkManifestEntries, checkManifestRoots, checkState } from '../restore/safety.js';
@@ -33,16 +33,6 @@ interface SeenEntry {
 }
 
 const TAR_TYPES: Record<ManifestEntry['type'], string> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
-
-async function hashBody(body: EntryBody): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of body) {
-    hash.update(chunk);
-    size += chunk.length;
-  }
-  return { sha256: hash.digest('hex'), size };
-}
 
 async function storedChecksum(storage: ArchiveStorage, record: BackupRecord): Promise<string | undefined> {
   try {
@@ -177,30 +167,39 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
     const result = await readArchive(
       storage,
       record,
-      async (header, body) => {
-        const { sha256, size } = await hashBody(body);
-        if (once.has(header.name)) problems.push(`${header.name}: appears twice in the archive`);
-        once.add(header.name);
-        const found: SeenEntry = {
-          type: header.type,
-          size,
-          ...(header.type === 'file' && { sha256 }),
-          ...(header.linkname && { link: header.linkname }),
+      (header) => {
+        const hash = createHash('sha256');
+        let size = 0;
+        return {
+          data(chunk) {
+            hash.update(chunk);
+            size += chunk.length;
+          },
+          end() {
+            if (once.has(header.name)) problems.push(`${header.name}: appears twice in the archive`);
+            once.add(header.name);
+            const found: SeenEntry = {
+              type: String(header.type),
+              size,
+              ...(header.type === 'file' && { sha256: hash.digest('hex') }),
+              ...(header.linkname && { link: header.linkname }),
+            };
+            if (copy) {
+              const expected = copy.expected.get(header.name);
+              if (!expected) problems.push(`${header.name}: in the archive but not in the manifest`);
+              else {
+                copy.expected.delete(header.name);
+                checkedEntries++;
+                checkEntry(expected, found, problems);
+              }
+            } else seen.set(header.name, found);
+            if (header.type === 'file') {
+              files++;
+              checkedBytes += size;
+              options.onProgress?.({ phase: 'verify', files, bytes: checkedBytes, totalFiles: record.storedFiles, totalBytes: record.storedBytes });
+            }
+          },
         };
-        if (copy) {
-          const expected = copy.expected.get(header.name);
-          if (!expected) problems.push(`${header.name}: in the archive but not in the manifest`);
-          else {
-            copy.expected.delete(header.name);
-            checkedEntries++;
-            checkEntry(expected, found, problems);
-          }
-        } else seen.set(header.name, found);
-        if (header.type === 'file') {
-          files++;
-          checkedBytes += size;
-          options.onProgress?.({ phase: 'verify', files, bytes: checkedBytes, totalFiles: record.storedFiles, totalBytes: record.storedBytes });
-        }
       },
       { ...(options.signal && { signal: options.signal }), ...(options.key && { key: options.key }), parseManifest: copy === undefined },
     );

@@ -65,7 +65,8 @@ let publicBinPath: string | undefined;
 
 /**
  * The CLI at a path any user can read, for tests that run it as an unprivileged user: the checkout itself may sit
- * in a folder only its owner can enter (a CI clone in a 0700 temp folder). The bundle is self-contained.
+ * in a folder only its owner can enter (a CI clone in a 0700 temp folder). The bundle is self-contained but for its
+ * worker threads' modules (dist/workers/ and what they import).
  */
 export function publicBin(): string {
   if (publicBinPath) return publicBinPath;
@@ -76,6 +77,14 @@ export function publicBin(): string {
   fs.copyFileSync(BIN, path.join(dir, 'bin/mcp.js'));
   fs.copyFileSync(path.join(REPO_ROOT, 'dist/mcp.mjs'), path.join(dir, 'dist/mcp.mjs'));
   for (const file of ['bin/mcp.js', 'dist/mcp.mjs']) fs.chmodSync(path.join(dir, file), 0o755);
+  // Worker threads run from their own modules (dist/workers/, which import from the rest of dist/).
+  for (const folder of fs.readdirSync(path.join(REPO_ROOT, 'dist'), { withFileTypes: true })) {
+    if (!folder.isDirectory()) continue;
+    const copy = path.join(dir, 'dist', folder.name);
+    fs.cpSync(path.join(REPO_ROOT, 'dist', folder.name), copy, { recursive: true, filter: (source) => !source.endsWith('.d.ts') });
+    fs.chmodSync(copy, 0o755);
+    for (const file of fs.readdirSync(copy, { recursive: true, encoding: 'utf8' })) fs.chmodSync(path.join(copy, file), fs.statSync(path.join(copy, file)).isDirectory() ? 0o755 : 0o644);
+  }
   publicBinPath = path.join(dir, 'bin/mcp.js');
   return publicBinPath;
 }
