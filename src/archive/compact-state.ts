@@ -160,13 +160,29 @@ function copyEntry(from: Columns, i: number, to: Columns, j: number): void {
   if (link !== undefined) to.links.set(j, link);
 }
 
+/** Paths as a state file holds them: NUL-separated UTF-8, and where each starts (one more, past the end). */
+interface EncodedPaths {
+  bytes: Buffer;
+  starts: Uint32Array;
+}
+
+/** Where `pathEquals` encodes the path it is given; grown as paths need. */
+let scratch = Buffer.alloc(4096);
+
 export class CompactState {
   readonly length: number;
   readonly #c: Columns;
+  /**
+   * A state read from its file keeps its paths encoded until something needs them as strings: a diff in step with
+   * the scan compares bytes, and 77k path strings (10 MB, each copied twice by the young generation's collector)
+   * are never made.
+   */
+  #encoded: EncodedPaths | undefined;
 
-  /** Columns filled up to `length` (they may have room for more). */
-  private constructor(columns: Columns, length: number) {
+  /** Columns filled up to `length` (they may have room for more); `paths` is empty when `encoded` holds them. */
+  private constructor(columns: Columns, length: number, encoded?: EncodedPaths) {
     this.length = length;
+    this.#encoded = encoded;
     this.#c = {
       ...columns,
       type: columns.type.subarray(0, length),
@@ -183,7 +199,30 @@ export class CompactState {
 
   /** Paths, in state order (archive order, with paths added by later incrementals at the end). */
   get paths(): readonly string[] {
+    const encoded = this.#encoded;
+    if (encoded) {
+      for (let i = 0; i < this.length; i++) this.#c.paths[i] = decodePath(encoded, i);
+      this.#encoded = undefined;
+    }
     return this.#c.paths;
+  }
+
+  /** The path of entry `i`. */
+  path(i: number): string {
+    return this.#encoded ? decodePath(this.#encoded, i) : this.#c.paths[i]!;
+  }
+
+  /** Whether entry `i` exists and has this path (compared as bytes while the paths are encoded). */
+  pathEquals(i: number, path: string): boolean {
+    const encoded = this.#encoded;
+    if (!encoded) return this.#c.paths[i] === path;
+    if (i >= this.length) return false;
+    // A UTF-16 code unit is at most 3 bytes of UTF-8, so the write is never cut short.
+    if (scratch.length < 3 * path.length) scratch = Buffer.alloc(6 * path.length);
+    const written = scratch.write(path);
+    const start = encoded.starts[i]!;
+    const end = encoded.starts[i + 1]! - 1;
+    return end - start === written && scratch.compare(encoded.bytes, start, end, 0, written) === 0;
   }
 
   /** A state holding exactly these entries, in this order. */
@@ -230,11 +269,13 @@ export class CompactState {
     const incoming = new Map<string, ManifestEntry>();
     for (const entry of manifest.entries) incoming.set(entry.path, entry);
     const deleted = new Set(manifest.deleted);
+    // (The paths as strings: a fold makes a new state, to be written out.)
+    const beforePaths = previous?.paths;
     const before = previous && previous.#c;
     const c = newColumns((previous?.length ?? 0) + incoming.size);
     let j = 0;
     for (let i = 0; before && i < previous.length; i++) {
-      const path = before.paths[i]!;
+      const path = beforePaths![i]!;
       if (deleted.size > 0 && deleted.has(path)) continue;
       const replacement = incoming.get(path);
       if (replacement === undefined) {
@@ -272,10 +313,11 @@ export class CompactState {
 
   /** The binary form, bound to the backup it is the state of. */
   encode(identity: StateIdentity): Buffer {
+    const paths = this.paths;
     const c = this.#c;
     const linkEntries = [...c.links.keys()];
     const targets = linkEntries.map((i) => c.links.get(i)!);
-    const header: Header = { ...identity, entries: this.length, links: linkEntries.length, pathBytes: nulJoinedBytes(c.paths), linkBytes: nulJoinedBytes(targets) };
+    const header: Header = { ...identity, entries: this.length, links: linkEntries.length, pathBytes: nulJoinedBytes(paths), linkBytes: nulJoinedBytes(targets) };
     const headerText = Buffer.from(JSON.stringify(header));
     const at = layout(16 + headerText.length, header);
     const out = Buffer.alloc(at.end + SHA256_BYTES);
@@ -294,7 +336,7 @@ export class CompactState {
     put(Uint32Array.from(linkEntries), at.linkEntry);
     put(c.type, at.type);
     put(c.sha256, at.sha256);
-    writeNulJoined(out, at.paths, c.paths);
+    writeNulJoined(out, at.paths, paths);
     writeNulJoined(out, at.links, targets);
     createHash('sha256').update(out.subarray(0, at.end)).digest().copy(out, at.end);
     return out;
@@ -321,11 +363,14 @@ export class CompactState {
     const at = layout(headerEnd, header);
     if (at.end !== end) throw damaged('size');
     const n = header.entries;
-    const paths = splitNul(data.subarray(at.paths, at.links), n);
-    const targets = splitNul(data.subarray(at.links, end), header.links);
-    if (!paths || !targets) throw damaged('counts');
-    // The columns are copied out of the file's bytes (the paths' bytes, as many again, can then go), into memory of
-    // their own that starts on a multiple of 8, as typed arrays need.
+    // The paths' bytes and the columns are copied out of the file's bytes, which can then go; the columns into
+    // memory of their own that starts on a multiple of 8, as typed arrays need.
+    const pathBytes = Buffer.from(data.subarray(at.paths, at.links));
+    const pathStarts = nulStarts(pathBytes, n);
+    const linkBlock = data.subarray(at.links, end);
+    const linkStarts = nulStarts(linkBlock, header.links);
+    if (!pathStarts || !linkStarts) throw damaged('counts');
+    const targets = Array.from({ length: header.links }, (_, k) => decodePath({ bytes: linkBlock, starts: linkStarts }, k));
     const columnBytes = new Uint8Array(at.paths - at.mtime);
     columnBytes.set(data.subarray(at.mtime, at.paths));
     const { buffer } = columnBytes;
@@ -337,7 +382,7 @@ export class CompactState {
     const links = new Map<number, string>();
     targets.forEach((target, k) => links.set(linkEntry[k]!, target));
     const columns: Columns = {
-      paths,
+      paths: [],
       type,
       mode: new Uint32Array(buffer, from(at.mode), n),
       uid: new Uint32Array(buffer, from(at.uid), n),
@@ -349,7 +394,8 @@ export class CompactState {
       sha256: Buffer.from(buffer, from(at.sha256), SHA256_BYTES * n),
       links,
     };
-    return { identity: { id: header.id, manifestSha256: header.manifestSha256 }, state: new CompactState(columns, n) };
+    const state = new CompactState(columns, n, { bytes: pathBytes, starts: pathStarts });
+    return { identity: { id: header.id, manifestSha256: header.manifestSha256 }, state };
   }
 }
 
@@ -370,21 +416,28 @@ function writeNulJoined(out: Buffer, offset: number, strings: readonly string[])
 }
 
 /**
- * The `count` strings of a block of NUL-separated UTF-8, or undefined when it does not hold exactly that many. Each
- * is decoded alone: an ASCII path stays a one-byte string, where one decode of the whole block makes every path two
- * bytes a character as soon as one of them is not ASCII (7 MB more for 77k paths).
+ * Where each of the `count` strings of a block of NUL-separated UTF-8 starts, and one more past its end; undefined
+ * when the block does not hold exactly that many.
  */
-function splitNul(block: Buffer, count: number): string[] | undefined {
-  if (count === 0) return block.length === 0 ? [] : undefined;
-  const strings: string[] = [];
+function nulStarts(block: Buffer, count: number): Uint32Array | undefined {
+  if (count === 0) return block.length === 0 ? new Uint32Array(1) : undefined;
+  const starts = new Uint32Array(count + 1);
   let start = 0;
   for (let k = 0; k < count; k++) {
     const nul = block.indexOf(0, start);
     const last = k === count - 1;
     if (last ? nul >= 0 : nul < 0) return undefined;
-    const end = last ? block.length : nul;
-    strings.push(block.toString('utf8', start, end));
-    start = end + 1;
+    starts[k] = start;
+    start = (last ? block.length : nul) + 1;
   }
-  return strings;
+  starts[count] = start;
+  return starts;
+}
+
+/**
+ * String `k` of encoded paths. Each is decoded alone: an ASCII path stays a one-byte string, where one decode of the
+ * whole block makes every path two bytes a character as soon as one of them is not ASCII (7 MB more for 77k paths).
+ */
+function decodePath(encoded: EncodedPaths, k: number): string {
+  return encoded.bytes.toString('utf8', encoded.starts[k], encoded.starts[k + 1]! - 1);
 }

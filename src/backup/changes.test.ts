@@ -68,6 +68,19 @@ describe('diffAgainstState', () => {
     expect(changes.unchanged).toBe(1);
   });
 
+  it('gives the same split against a state read back from its file (paths compared as bytes), unicode paths and out-of-step ones included', () => {
+    const uni: ScannedEntry = { ...base, path: 'svc/volumes/data/é ü/日本.txt', ino: 47 };
+    const entries = [a, b, uni, gone, goneChild];
+    const written = CompactState.of(entries.map((e) => state(e)));
+    const read = CompactState.decode(written.encode({ id: 'b1', manifestSha256: 'x' }), 'test').state;
+    const added: ScannedEntry = { ...base, path: 'svc/volumes/data/c.txt', ino: 46 };
+    for (const scan of [entries, [a, { ...b, size: 99 }, added, uni], [uni, added, a], []]) {
+      const fromFile = diffAgainstState(read, scan.map((e) => ({ ...e })));
+      expect(fromFile).toEqual(diffAgainstState(written, scan.map((e) => ({ ...e }))));
+    }
+    expect(diffAgainstState(read, entries).unchanged).toBe(5);
+  });
+
   it('asks about content only for files whose metadata matches', () => {
     const asked: string[] = [];
     const changes = diffAgainstState(previous, [a, { ...b, size: 5 }], (_p, current) => {

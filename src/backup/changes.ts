@@ -60,15 +60,12 @@ export class StateDiff {
 
   /** Whether `entry` is new or changed (to be stored); either way it is noted as present. */
   changed(entry: ScannedEntry): boolean {
-    const paths = this.#previous.paths;
     // The scan and the state come in the same order (archive order) except where paths were added or removed, so
     // both are walked in step, and paths are looked up only where they part: hashing 77k paths showed in profiles.
-    const i = paths[this.#next] === entry.path ? this.#next : this.#positionOf(entry.path);
+    const i = this.#previous.pathEquals(this.#next, entry.path) ? this.#next : this.#positionOf(entry.path);
     if (i < 0) return true;
     this.#present[i] = 1;
     this.#next = i + 1;
-    // The same path, once: the comparison made the scan's copy a flat string of its own, which can now go.
-    entry.path = paths[i]!;
     if (entryChange(this.#previous.facts(i), entry) !== undefined) return true;
     if (entry.type === 'file' && this.#contentChanged?.(this.#previous.sha256(i), entry)) return true;
     this.unchanged.entries++;
@@ -83,7 +80,7 @@ export class StateDiff {
   deleted(): string[] {
     const deleted: string[] = [];
     this.#present.forEach((present, i) => {
-      if (present === 0) deleted.push(this.#previous.paths[i]!);
+      if (present === 0) deleted.push(this.#previous.path(i));
     });
     return deleted;
   }
