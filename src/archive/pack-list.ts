@@ -1,8 +1,8 @@
 /**
- * The entries a backup is about to pack, held compactly between the scan and the packing: the scan's archive paths
- * and their metadata in typed columns, instead of one object (with boxed numbers and a second, absolute path) per
- * entry. The whole list of a large platform waits in memory while the first files are packed, so its size per entry
- * decides how peak memory grows with the number of files: about 100 bytes here against about 400 as scanned.
+ * The entries a backup is about to pack, filled by the scan as it goes and held compactly until packed: archive
+ * paths and their metadata in typed columns, instead of one object (with boxed numbers and a second, absolute path)
+ * per entry. The whole list of a large platform waits in memory while the first files are packed, so its size per
+ * entry decides how peak memory grows with the number of files: about 100 bytes here against about 400 as objects.
  * Packing takes the entries back one at a time, as short-lived objects.
  */
 import type { EntryType } from './manifest.js';
@@ -15,51 +15,70 @@ const FIELDS = 8;
 const [MODE, UID, GID, MTIME, SIZE, DEV, INO, CTIME] = [0, 1, 2, 3, 4, 5, 6, 7];
 
 export class PackList implements Iterable<PackEntry> {
-  readonly length: number;
-  readonly files: number;
-  readonly fileBytes: number;
+  #length = 0;
+  #files = 0;
+  #fileBytes = 0;
   readonly #roots: readonly ScanRoot[];
-  readonly #paths: string[];
-  readonly #root: Uint16Array;
-  readonly #type: Uint8Array;
-  readonly #numbers: Float64Array;
+  #currentRoot = 0;
+  readonly #paths: string[] = [];
+  #root = new Uint16Array(1024);
+  #type = new Uint8Array(1024);
+  #numbers = new Float64Array(1024 * FIELDS);
   readonly #links = new Map<number, string>();
 
-  /** `entries` as scanned from `roots` (each entry's path starts with its root's archive path). */
-  constructor(entries: readonly ScannedEntry[], roots: readonly ScanRoot[]) {
-    this.length = entries.length;
+  /** An empty list for entries scanned from `roots`, added in scan order (root by root, as `roots` are ordered). */
+  constructor(roots: readonly ScanRoot[]) {
     this.#roots = roots;
-    this.#paths = new Array<string>(entries.length);
-    this.#root = new Uint16Array(entries.length);
-    this.#type = new Uint8Array(entries.length);
-    this.#numbers = new Float64Array(entries.length * FIELDS);
-    let files = 0;
-    let fileBytes = 0;
-    let root = 0;
-    entries.forEach((entry, i) => {
-      // Entries come root by root, in the order of `roots`.
-      while (!within(entry.path, roots[root]!.archiveRoot)) root++;
-      this.#paths[i] = entry.path;
-      this.#root[i] = root;
-      this.#type[i] = TYPES.indexOf(entry.type);
-      const n = this.#numbers;
-      const at = i * FIELDS;
-      n[at + MODE] = entry.mode;
-      n[at + UID] = entry.uid;
-      n[at + GID] = entry.gid;
-      n[at + MTIME] = entry.mtimeMs;
-      n[at + SIZE] = entry.size;
-      n[at + DEV] = entry.dev;
-      n[at + INO] = entry.ino;
-      n[at + CTIME] = entry.ctimeMs;
-      if (entry.link !== undefined) this.#links.set(i, entry.link);
-      if (entry.type === 'file') {
-        files++;
-        fileBytes += entry.size;
-      }
-    });
-    this.files = files;
-    this.fileBytes = fileBytes;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Files among the entries, and their bytes. */
+  get files(): number {
+    return this.#files;
+  }
+
+  get fileBytes(): number {
+    return this.#fileBytes;
+  }
+
+  add(entry: ScannedEntry): void {
+    const i = this.#length++;
+    if (i === this.#type.length) this.#grow();
+    while (!within(entry.path, this.#roots[this.#currentRoot]!.archiveRoot)) this.#currentRoot++;
+    this.#paths.push(entry.path);
+    this.#root[i] = this.#currentRoot;
+    this.#type[i] = TYPES.indexOf(entry.type);
+    const n = this.#numbers;
+    const at = i * FIELDS;
+    n[at + MODE] = entry.mode;
+    n[at + UID] = entry.uid;
+    n[at + GID] = entry.gid;
+    n[at + MTIME] = entry.mtimeMs;
+    n[at + SIZE] = entry.size;
+    n[at + DEV] = entry.dev;
+    n[at + INO] = entry.ino;
+    n[at + CTIME] = entry.ctimeMs;
+    if (entry.link !== undefined) this.#links.set(i, entry.link);
+    if (entry.type === 'file') {
+      this.#files++;
+      this.#fileBytes += entry.size;
+    }
+  }
+
+  #grow(): void {
+    const capacity = this.#type.length * 2;
+    const root = new Uint16Array(capacity);
+    root.set(this.#root);
+    this.#root = root;
+    const type = new Uint8Array(capacity);
+    type.set(this.#type);
+    this.#type = type;
+    const numbers = new Float64Array(capacity * FIELDS);
+    numbers.set(this.#numbers);
+    this.#numbers = numbers;
   }
 
   entry(i: number): PackEntry {
@@ -86,7 +105,7 @@ export class PackList implements Iterable<PackEntry> {
   }
 
   *[Symbol.iterator](): Iterator<PackEntry> {
-    for (let i = 0; i < this.length; i++) yield this.entry(i);
+    for (let i = 0; i < this.#length; i++) yield this.entry(i);
   }
 }
 

@@ -40,7 +40,7 @@ import type { ArchiveStorage, ObjectWriter } from '../storage/storage.js';
 import { scanRoots, type ScanProblem, type ScanRoot, type ScannedEntry } from '../walk/scan.js';
 import { TOOL_VERSION } from '../version.js';
 import { contentDiffers, resolveIncremental } from './incremental.js';
-import { diffAgainstState } from './changes.js';
+import { StateDiff } from './changes.js';
 import type { OperationObserver } from './progress.js';
 import { resolveScope, type BackupScope } from './scope.js';
 
@@ -188,16 +188,23 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     options.onProgress?.({ phase: 'scan', files: 0, bytes: 0 });
     const skip = new Set([layout.root, path.join(platform.root, MANIFEST_CACHE_DIR)]);
     const problems: ScanProblem[] = [];
-    const groups: { service?: Service; roots: ScanRoot[]; entries: ScannedEntry[] }[] = [];
-    for (const service of scope.services) {
-      const roots = scanRootsOf(service, scope.parts);
-      const scanned = scanRoots(roots, { skip });
-      groups.push({ service, roots, entries: scanned.entries });
-      problems.push(...scanned.problems);
-    }
+    // The scan feeds what is to be packed straight into compact lists (pack-list.ts), holding no object per entry:
+    // a full backup takes every entry, an incremental what its diff, walking the scan in step with the base's state,
+    // finds new or changed.
+    const diff = base && new StateDiff(base.state, options.verifyContent ? contentDiffers : undefined);
+    const toPack: { service?: Service; list: PackList }[] = [];
+    const scanInto = (roots: ScanRoot[], service?: Service): ScanProblem[] => {
+      const list = new PackList(roots);
+      const keep = (entry: ScannedEntry): boolean => {
+        if (!diff || diff.changed(entry)) list.add(entry);
+        return false;
+      };
+      toPack.push({ ...(service && { service }), list });
+      return scanRoots(roots, { skip, keep }).problems;
+    };
+    for (const service of scope.services) problems.push(...scanInto(scanRootsOf(service, scope.parts), service));
     if (scope.parts.platformConfig && platform.configFile) {
-      const roots = [{ absolute: platform.configFile, archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH, exclude: [] }];
-      groups.push({ roots, entries: scanRoots(roots, { skip }).entries });
+      scanInto([{ absolute: platform.configFile, archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH, exclude: [] }]);
     }
 
     for (const p of problems.filter((p) => p.kind === 'special-file')) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
@@ -212,29 +219,9 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     for (const p of blocking) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
     const skipped = blocking.map((p) => p.absolute);
 
-    // 2. An incremental keeps only what changed; what vanished is recorded as deleted.
-    let deleted: string[] = [];
-    /** What the new backup's state holds without storing it (an incremental's unchanged entries), counted. */
-    const unchanged = { entries: 0, files: 0, bytes: 0 };
-    if (base) {
-      const scanned = groups.flatMap((g) => g.entries);
-      const changes = diffAgainstState(base.state, scanned, options.verifyContent ? contentDiffers : undefined);
-      const changed = new Set(changes.changed);
-      for (const group of groups) group.entries = group.entries.filter((e) => changed.has(e));
-      deleted = changes.deleted;
-      for (const entry of scanned) {
-        if (changed.has(entry)) continue;
-        unchanged.entries++;
-        if (entry.type === 'file') {
-          unchanged.files++;
-          unchanged.bytes += entry.size;
-        }
-      }
-    }
-
-    // What is to be packed, held compactly from here on (see pack-list.ts): the scan's objects are let go.
-    const toPack = groups.map((g) => ({ service: g.service, list: new PackList(g.entries, g.roots) }));
-    groups.length = 0;
+    // 2. What vanished since the base is recorded as deleted; what the incremental does not store, counted.
+    const deleted = diff?.deleted() ?? [];
+    const unchanged = diff?.unchanged ?? { entries: 0, files: 0, bytes: 0 };
     const totalFiles = toPack.reduce((n, g) => n + g.list.files, 0);
     const totalBytes = toPack.reduce((n, g) => n + g.list.fileBytes, 0);
 
