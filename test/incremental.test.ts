@@ -99,7 +99,7 @@ describe('incremental backups', () => {
   });
 
   it('--verify-content hashes files: a same-size rewrite with its mtime put back is stored, untouched files are not', () => {
-    // (The metadata check catches this one too, through ctime; the unit tests of diffAgainstState cover a change
+    // (The metadata check catches this one too, through ctime; the unit tests of StateDiff cover a change
     // that only hashing can see, which a test cannot produce on a filesystem with working ctimes.)
     const root = makePlatform();
     backup(root, '--type', 'full');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CompactState } from '../archive/compact-state.js';
 import type { StateEntry } from '../archive/state.js';
 import type { ScannedEntry } from '../walk/scan.js';
-import { diffAgainstState, entryChange, type ChangeReason } from './changes.js';
+import { entryChange, StateDiff, type ChangeReason, type ContentCheck } from './changes.js';
 
 const base: ScannedEntry = {
   path: 'svc/volumes/data/a.txt',
@@ -53,7 +53,14 @@ describe('entryChange', () => {
   });
 });
 
-describe('diffAgainstState', () => {
+/** A whole scan through StateDiff: what changed, what was deleted, how many entries did not change. */
+function diffAgainstState(previous: CompactState, scanned: readonly ScannedEntry[], contentChanged?: ContentCheck) {
+  const diff = new StateDiff(previous, contentChanged);
+  const changed = scanned.filter((entry) => diff.changed(entry));
+  return { changed, deleted: diff.deleted(), unchanged: diff.unchanged.entries };
+}
+
+describe('StateDiff', () => {
   const a = base;
   const b: ScannedEntry = { ...base, path: 'svc/volumes/data/b.txt', ino: 43 };
   const gone: ScannedEntry = { ...base, path: 'svc/volumes/data/old', type: 'dir', size: 0, ino: 44 };
@@ -66,6 +73,9 @@ describe('diffAgainstState', () => {
     expect(changes.changed.map((e) => e.path)).toEqual([b.path, added.path]);
     expect(changes.deleted).toEqual([gone.path, goneChild.path]);
     expect(changes.unchanged).toBe(1);
+    const diff = new StateDiff(previous);
+    [a, { ...b, size: 99 }, added].forEach((entry) => diff.changed(entry));
+    expect(diff.unchanged).toEqual({ entries: 1, files: 1, bytes: a.size });
   });
 
   it('gives the same split against a state read back from its file (paths compared as bytes), unicode paths and out-of-step ones included', () => {

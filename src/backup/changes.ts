@@ -25,14 +25,6 @@ export function entryChange(previous: EntryFacts | undefined, current: ScannedEn
   return undefined;
 }
 
-export interface ChangeSet {
-  /** Entries to store in the new archive, in archive order. */
-  changed: ScannedEntry[];
-  /** Paths of the previous state that no longer exist, in state order. */
-  deleted: string[];
-  unchanged: number;
-}
-
 /** Asks, for --verify-content, whether a file whose metadata matches has other content than the recorded SHA-256. */
 export type ContentCheck = (previousSha256: string | undefined, current: ScannedEntry) => boolean;
 
@@ -93,11 +85,4 @@ export class StateDiff {
     }
     return this.#positions.get(path) ?? -1;
   }
-}
-
-/** Splits a whole scan against the previous state (see StateDiff). */
-export function diffAgainstState(previous: CompactState, scanned: readonly ScannedEntry[], contentChanged?: ContentCheck): ChangeSet {
-  const diff = new StateDiff(previous, contentChanged);
-  const changed = scanned.filter((entry) => diff.changed(entry));
-  return { changed, deleted: diff.deleted(), unchanged: diff.unchanged.entries };
 }
