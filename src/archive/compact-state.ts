@@ -1,8 +1,9 @@
 /**
  * A backup's state reduced to what change detection reads: for each path, its type, size, times, inode, mode, owner,
  * link target and SHA-256. It is held column by column (one typed array per field, the paths in one array), and its
- * binary form is a copy of those columns, so loading the state of 71k files is one file read and a split, where
- * the manifest it comes from is 20 MB of JSON to parse into 71k objects.
+ * binary form is a copy of those columns, so loading the state of 71k files is one file read, where the manifest it
+ * comes from is 20 MB of JSON to parse into 71k objects. A state read back keeps its paths as the file's bytes until
+ * they are needed as strings (see `pathEquals`).
  *
  * A compact state is folded from a chain's manifests exactly as `foldChain` (state.ts) folds them: a changed path
  * keeps its place, a new one goes to the end, deleted paths go. `storedIn` and `dev` are left out: change detection
