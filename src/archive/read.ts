@@ -67,8 +67,7 @@ function collectingSink(limit: number, done: (data: Buffer) => void): EntrySink 
     data(chunk) {
       size += chunk.length;
       if (size > limit) throw tooLarge(limit);
-      // Copied: the chunk is a view of the decompressor's output, which is reused.
-      chunks.push(Buffer.from(chunk));
+      chunks.push(chunk);
     },
     end() {
       done(Buffer.concat(chunks));

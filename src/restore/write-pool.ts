@@ -1,12 +1,13 @@
 /**
  * Writes a restore's files on worker threads (src/workers/write-files.ts), one per core, while the main thread reads
- * and checks the archive. The main thread copies each file's bytes into the current batch buffer, and sends the
- * batch when it holds BATCH_BYTES or BATCH_FILES files; a file larger than what is left continues in the next batch,
- * sent to the same worker. At most BUFFERS batches are in flight: adding waits for one to come back, which holds the
- * archive stream back, so memory stays flat whatever the archive's size.
+ * and checks the archive. A file is queued as `begin(job)`, `data(chunk)`..., `end()` (the pool is the archive
+ * reader's sink for it): its bytes are copied into the current batch buffer, sent when it holds BATCH_BYTES or
+ * BATCH_FILES files; a file larger than what is left continues in the next batch, sent to the same worker. At most
+ * BUFFERS batches are in flight: `data` then waits for one to come back, which holds the archive stream back, so
+ * memory stays flat whatever the archive's size.
  *
- * The first failure a worker reports (or its crash) is thrown by the next `add` or `flush`, after which the restore
- * is abandoned; `close` ends the workers, which close any file they hold open.
+ * The first failure a worker reports (or its crash) is thrown by the next `begin`, `data` or `flush`, after which
+ * the restore is abandoned; `close` ends the workers, which close any file they hold open.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
