@@ -194,7 +194,10 @@ export async function restoreBackup(platform: Platform, storage: ArchiveStorage,
       }
     }
     await saveJournal(workspace.dir, journal);
-    const flushed = await flushFilesystems([workspace.dir, ...locations.flatMap((l) => (l.sibling ? [l.sibling] : []))]);
+    // Only the filesystems that hold staged trees: flushing one means all its dirty data, anyone's (the journal is
+    // written durably by itself), and temp/'s filesystem holds nothing staged when every path is staged beside it.
+    const workspaceDir = workspace.dir;
+    const flushed = await flushFilesystems([...new Set(locations.map((l) => l.sibling ?? workspaceDir))]);
     if (!flushed) options.onWarning?.('could not flush the staged files to disk (no `sync` command): a power cut during the restore could lose them');
     await options.onStep?.('staged');
 
