@@ -123,6 +123,12 @@ describe('CompactState', () => {
     expect(decoded.state.paths[7]).toBe('svc/volumes/data/f7');
   });
 
+  it('keeps a SHA-256 only when it is one', () => {
+    const [a, b, c] = ['x', 'y', 'z'].map((name, i) => entry(`svc/config/c/${name}`, 'file', i));
+    const state = CompactState.of([a!, { ...b!, sha256: `${'0'.repeat(62)}zz` }, { ...c!, sha256: 'abc' }]);
+    expect([0, 1, 2].map((i) => state.sha256(i))).toEqual([a!.sha256, undefined, undefined]);
+  });
+
   it('reads its binary form at any byte alignment, and an empty state', () => {
     const state = CompactState.of(randomChain(6, 0)[0]!.entries.slice(0, 10));
     const data = state.encode({ id: 'b0', manifestSha256: 'x' });

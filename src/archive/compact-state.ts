@@ -106,8 +106,6 @@ function newColumns(capacity: number): Columns {
   };
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-
 function putEntry(c: Columns, j: number, entry: ManifestEntry): void {
   const type = TYPES.indexOf(entry.type);
   if (type < 0) throw new BackupError('INTEGRITY', `entry ${entry.path} has an unknown type ${String(entry.type)}`, { path: entry.path });
@@ -120,9 +118,11 @@ function putEntry(c: Columns, j: number, entry: ManifestEntry): void {
   c.ctime[j] = entry.ctimeMs;
   c.size[j] = entry.size;
   c.ino[j] = entry.ino;
-  if (typeof entry.sha256 === 'string' && SHA256_HEX.test(entry.sha256)) {
+  // A hex write stops at the first character that is not hex: 32 bytes written is a valid SHA-256 (the check a
+  // regular expression made cost a tenth of building a state).
+  const sha256 = entry.sha256;
+  if (typeof sha256 === 'string' && sha256.length === 2 * SHA256_BYTES && c.sha256.write(sha256, SHA256_BYTES * j, 'hex') === SHA256_BYTES) {
     c.type[j] = type | HAS_SHA256;
-    c.sha256.write(entry.sha256, SHA256_BYTES * j, 'hex');
   }
   if (entry.link !== undefined) c.links.set(j, entry.link);
   else c.links.delete(j);
