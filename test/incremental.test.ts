@@ -116,7 +116,14 @@ describe('incremental backups', () => {
     const states = path.join(root, '.mcp-backup-cache/states');
     const data = path.join(root, 'services/filesystem/data');
     const storedFiles = (record: BackupRecord) => manifestOf(root, record).entries.filter((e) => e.type === 'file').map((e) => e.path);
+    // A full backup leaves its state: a newer one of the same scope replaces it, a service backup adds its own.
+    const older = backup(root, '--type', 'full');
+    expect(fs.readdirSync(states)).toEqual([`${older.id}.state`]);
+    expect(fs.statSync(path.join(states, `${older.id}.state`)).mode & 0o777).toBe(0o600);
+    const service = backup(root, '--type', 'service', '--services', 'git');
     const full = backup(root, '--type', 'full');
+    expect(fs.readdirSync(states).sort()).toEqual([`${full.id}.state`, `${service.id}.state`].sort());
+    fs.rmSync(path.join(states, `${service.id}.state`));
     fs.appendFileSync(path.join(data, 'README.md'), 'one\n');
     const first = backup(root, '--type', 'incremental');
     expect(storedFiles(first)).toEqual(['filesystem/volumes/data/README.md']);

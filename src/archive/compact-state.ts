@@ -237,19 +237,20 @@ export class CompactState {
   /**
    * Builds the state of a chain's first backup as its manifest streams in, entry by entry, so the manifest is never
    * held whole: `add` each entry, then `finish` with the manifest (its header: `entries` are not read). A path given
-   * twice keeps its first place and its last entry, as in foldChain's Map.
+   * twice keeps its first place and its last entry, as in foldChain's Map; `uniquePaths` says they cannot repeat
+   * (a backup being written, whose entries come from one scan), and saves the lookup table.
    */
-  static builder(): { add(entry: ManifestEntry): void; finish(manifest: Manifest): CompactState } {
+  static builder(options: { uniquePaths?: boolean } = {}): { add(entry: ManifestEntry): void; finish(manifest: Manifest): CompactState } {
     let c = newColumns(1024);
     let capacity = 1024;
     let length = 0;
-    const positions = new Map<string, number>();
+    const positions = options.uniquePaths ? undefined : new Map<string, number>();
     return {
       add(entry) {
-        const seen = positions.get(entry.path);
+        const seen = positions?.get(entry.path);
         if (seen !== undefined) return putEntry(c, seen, entry);
         if (length === capacity) c = resized(c, (capacity *= 2));
-        positions.set(entry.path, length);
+        positions?.set(entry.path, length);
         putEntry(c, length++, entry);
       },
       finish(manifest) {

@@ -25,7 +25,9 @@ import { BlockPool } from '../archive/block-pool.js';
 import { PackList } from '../archive/pack-list.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
 import { TAR_BLOCK_SIZE, TarStreamWriter } from '../archive/tar-stream-writer.js';
+import { CompactState } from '../archive/compact-state.js';
 import { ManifestCache, MANIFEST_CACHE_DIR } from '../archive/manifest-cache.js';
+import { StateCache } from '../archive/state-cache.js';
 import { checkEncryptionKey, createEncryptStream, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
 import { runHook } from '../hooks/run-hook.js';
 import { newBackupId } from '../metadata/ids.js';
@@ -42,7 +44,7 @@ import { TOOL_VERSION } from '../version.js';
 import { contentDiffers, resolveIncremental } from './incremental.js';
 import { StateDiff } from './changes.js';
 import type { OperationObserver } from './progress.js';
-import { resolveScope, type BackupScope } from './scope.js';
+import { resolveScope, sameScope, type BackupScope } from './scope.js';
 
 
 export const DEFAULT_COMPRESSION_LEVEL = 6;
@@ -124,6 +126,18 @@ function manifestRoots(platform: Platform, scope: BackupScope): ManifestRoot[] {
     roots.push({ service: '_platform', part: 'platform', source: 'platform.yaml', archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH });
   }
   return roots;
+}
+
+/** Caches a new chain's first state; failing to costs the next incremental some time, not this backup. */
+async function cacheState(platform: Platform, record: BackupRecord, state: CompactState, before: readonly BackupRecord[]): Promise<void> {
+  const states = new StateCache(platform.root);
+  try {
+    await states.put(record, state);
+    // Incrementals of this scope will extend this backup from now on: the older ones' states go.
+    await states.prune([...before.filter((r) => !sameScope(r, record)), record]);
+  } catch {
+    // Left to the next incremental to build.
+  }
 }
 
 export async function createBackup(platform: Platform, options: CreateBackupOptions): Promise<CreateBackupResult> {
@@ -260,6 +274,9 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     };
     manifest = await ManifestWriter.open(path.join(staging.dir, 'manifest.json'), manifestHeader);
     const manifestOut = manifest;
+    // A backup that starts a chain leaves its state in the host's cache (archive/state-cache.ts), so that the first
+    // incremental on it reads a small binary file instead of this backup's whole manifest.
+    const chainState = base ? undefined : CompactState.builder({ uniquePaths: true });
     const stored = { files: 0, bytes: 0 };
     const changedWhileReading: string[] = [];
     const unreadable: { absolute: string; reason: string }[] = [];
@@ -269,7 +286,8 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
           stored.files++;
           stored.bytes += entry.size;
         }
-        return manifestOut.add(entry);
+        chainState?.add(entry);
+        manifestOut.add(entry);
       },
       onProgress: () => options.onProgress?.({ phase: 'pack', files: stored.files, bytes: stored.bytes, totalFiles, totalBytes, ...(service && { service }) }),
       onUnreadable: (absolute, reason) => {
@@ -355,6 +373,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       record.durationMs = Date.now() - startedAt.getTime();
       await writeIndex(layout, { exists: true, schemaVersion: INDEX_SCHEMA_VERSION }, [...current.backups, record], current.pendingRemoval);
     });
+    if (chainState) await cacheState(platform, record, chainState.finish({ ...manifestHeader, entries: [] }), existing);
     return { record, changedWhileReading, skipped };
   } catch (error) {
     pack.destroy();
