@@ -108,6 +108,8 @@ describe('hostile archives', () => {
   /** Restores in place and expects a one-line refusal matching `why`, with nothing written anywhere. */
   function expectRefused(why: RegExp, options: { alsoToTarget?: boolean } = {}): void {
     const platformBefore = exactSnapshot({ svc: path.join(root, 'svc'), yaml: path.join(root, 'platform.yaml') });
+    // (Besides backup/, svc and platform.yaml, the root holds the host's cache the backup left.)
+    const rootBefore = fs.readdirSync(root).sort();
     const run = mcpOn(root, ['restore', record.id, '--yes']);
     expect(run.stdout).not.toMatch(/Restored/);
     expect(run.code, run.stderr).toBe(1);
@@ -116,7 +118,7 @@ describe('hostile archives', () => {
     expect(exactSnapshot({ svc: path.join(root, 'svc'), yaml: path.join(root, 'platform.yaml') })).toEqual(platformBefore);
     expect(fs.readdirSync(base)).toEqual(['platform']);
     expect(listAll(path.join(root, 'backup/temp'))).toEqual([]);
-    expect(fs.readdirSync(root).sort()).toEqual(['backup', 'platform.yaml', 'svc']);
+    expect(fs.readdirSync(root).sort()).toEqual(rootBefore);
     // Refused before the safety backup: the index holds only the planted backup.
     const index = JSON.parse(fs.readFileSync(path.join(root, 'backup/metadata.json'), 'utf8')) as { backups: BackupRecord[] };
     expect(index.backups.map((b) => b.id)).toEqual([record.id]);
