@@ -177,6 +177,9 @@ export class ParallelGzip extends Transform {
       const rest = all.subarray(this.#blockSize);
       this.#pending = rest.length > 0 ? [rest] : [];
       this.#pendingBytes = rest.length;
+      // One turn of the event loop per block: the packer's awaits all resolve at once, so without it the workers'
+      // results (messages) would wait, the workers would look busy, and this thread would deflate every block itself.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.#startBlock(block);
       // Out in order, as soon as done; and a bound on what waits behind a slow block, so memory stays flat.
       while (this.#inFlight[0]?.done || this.#inFlight.length > 2 * this.#workerQueue) this.#emit(await this.#inFlight.shift()!.result);
