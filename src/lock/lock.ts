@@ -113,12 +113,17 @@ export function leaseOwnerPathOf(dir: string): string {
  * Marks `dir` (which need not exist yet) as the live workspace of this process until released. Returns undefined
  * when another live process holds it.
  */
-export async function acquireLease(dir: string): Promise<HeldLock | undefined> {
-  const held = await lockOnce(leasePathOf(dir));
-  if (!held) return undefined;
+export async function acquireLease(dir: string, options: { nameIsOurs?: boolean } = {}): Promise<HeldLock | undefined> {
   const owner: LeaseOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
   const ownerFile = leaseOwnerPathOf(dir);
-  await fs.writeFile(ownerFile, JSON.stringify(owner), { mode: 0o600 });
+  const writeOwner = () => fs.writeFile(ownerFile, JSON.stringify(owner), { mode: 0o600 });
+  // A lease whose name no other process uses (a workspace named after this one) gets its owner record first, so a
+  // kill between the two never leaves a lease that only its 20 s staleness can end. A shared name (the restore
+  // lock) must not have its holder's record overwritten by a process still waiting for it.
+  if (options.nameIsOurs) await writeOwner();
+  const held = await lockOnce(leasePathOf(dir));
+  if (!held) return undefined;
+  if (!options.nameIsOurs) await writeOwner();
   return {
     get intact() {
       return held.intact;

@@ -21,7 +21,7 @@ export async function openWorkspace(layout: BackupLayout, purpose: string): Prom
   await ensurePrivateDir(layout.temp);
   const dir = path.join(layout.temp, `${purpose}-${process.pid}-${randomBytes(4).toString('hex')}`);
   // The lease comes first, so a concurrent sweep never sees the folder without a live lease.
-  let lease: HeldLock | undefined = await acquireLease(dir);
+  let lease: HeldLock | undefined = await acquireLease(dir, { nameIsOurs: true });
   if (!lease) throw new Error(`could not take the lease on ${dir}`);
   await ensurePrivateDir(dir);
   return {

@@ -241,8 +241,12 @@ describe('kills during the daemon', () => {
       const schedules = mcpOn(root, ['schedule', 'list', '--json']);
       expect(schedules.code, schedules.stderr).toBe(0);
       expect(json<unknown[]>(schedules)).toHaveLength(1);
+      // As for a killed create: a file no record names is named in pendingRemoval, and the next cleanup removes it.
+      const pending = readIndexFile(root).pendingRemoval ?? [];
+      expect(unnamedArchiveFiles(root, listed).filter((f) => !pending.includes(f)), `killed at ${delay} ms`).toEqual([]);
       created(root, ['--type', 'service', '--services', 'memory']);
       expectTempClean(root);
+      expect(mcpOn(root, ['cleanup', '--keep', '1000', '--days', '100000']).code).toBe(0);
       expect(unnamedArchiveFiles(root, json<BackupRecord[]>(mcpOn(root, ['list', '--json'])))).toEqual([]);
       tally.record('daemon', true, `${delay} ms ${ended}`);
     }
