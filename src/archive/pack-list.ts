@@ -31,10 +31,6 @@ export class PackList implements Iterable<PackEntry> {
     this.#roots = roots;
   }
 
-  get length(): number {
-    return this.#length;
-  }
-
   /** Files among the entries, and their bytes. */
   get files(): number {
     return this.#files;
@@ -81,7 +77,7 @@ export class PackList implements Iterable<PackEntry> {
     this.#numbers = numbers;
   }
 
-  entry(i: number): PackEntry {
+  #entry(i: number): PackEntry {
     const root = this.#roots[this.#root[i]!]!;
     const path = this.#paths[i]!;
     const n = this.#numbers;
@@ -105,7 +101,7 @@ export class PackList implements Iterable<PackEntry> {
   }
 
   *[Symbol.iterator](): Iterator<PackEntry> {
-    for (let i = 0; i < this.#length; i++) yield this.entry(i);
+    for (let i = 0; i < this.#length; i++) yield this.#entry(i);
   }
 }
 

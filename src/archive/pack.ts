@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { ManifestEntry } from './manifest.js';
-import type { TarEntryType, TarHeader } from './tar-header.js';
+import type { WrittenTarType, TarEntryHeader } from './tar-header.js';
 import type { TarStreamWriter } from './tar-stream-writer.js';
 import type { ScannedEntry } from '../walk/scan.js';
 
@@ -33,9 +33,9 @@ export interface PackHooks {
   onChangedWhileReading?(absolute: string): void;
 }
 
-const TAR_TYPES: Record<PackEntry['type'], TarEntryType> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
+const TAR_TYPES: Record<PackEntry['type'], WrittenTarType> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
 
-function tarHeader(entry: PackEntry): TarHeader {
+function tarHeader(entry: PackEntry): TarEntryHeader {
   return {
     name: entry.path,
     type: TAR_TYPES[entry.type],

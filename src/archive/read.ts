@@ -139,12 +139,7 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
   return { sha256: digest.digest(), bytes: digest.bytes, ...(manifest && { manifest }), ...(manifestSha256 && { manifestSha256 }) };
 }
 
-/** Reads the manifest copy beside the archive, checking its recorded checksum. */
-export async function readManifestCopy(storage: ArchiveStorage, record: BackupRecord, key?: DecryptionKey): Promise<Manifest> {
-  return (await readManifestCopyWithDigest(storage, record, key)).manifest;
-}
-
-/** The manifest copy, and the SHA-256 of its plain bytes (to compare with the archive's own manifest). */
+/** The manifest copy beside the archive, checking its recorded checksum, and the SHA-256 of its plain bytes (to compare with the archive's own manifest). */
 export async function readManifestCopyWithDigest(
   storage: ArchiveStorage,
   record: BackupRecord,

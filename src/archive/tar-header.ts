@@ -3,17 +3,19 @@
  * fit in it (a name or link target that is not ASCII or too long, an id above 2,097,151, a size of 8 GiB or more, a
  * time before 1970). GNU tar, bsdtar and tar-stream read them.
  *
- * Encoded here rather than through tar-stream's packer because the archive writer (tar-stream-writer.ts) lays headers and
- * file content straight into its compression blocks; tar-stream does not expose its header encoder. Reading archives
- * still goes through tar-stream.
+ * Encoded here rather than through tar-stream's packer because the archive writer (tar-stream-writer.ts) lays
+ * headers and file content straight into its compression blocks, and tar-stream does not expose its header encoder.
+ * Restore and verify read archives with tar-reader.ts.
  */
+import type { TarEntryType } from './tar-reader.js';
 
-export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link';
+/** The entry types this tool writes (the reader, tar-reader.ts, knows them all). */
+export type WrittenTarType = Extract<TarEntryType, 'file' | 'directory' | 'symlink' | 'link'>;
 
-export interface TarHeader {
+export interface TarEntryHeader {
   /** Path inside the archive. Folders have no trailing slash, as in every archive this tool has written. */
   name: string;
-  type: TarEntryType;
+  type: WrittenTarType;
   mode: number;
   uid: number;
   gid: number;
@@ -26,7 +28,7 @@ export interface TarHeader {
 
 export const BLOCK = 512;
 
-const TYPEFLAG: Record<TarEntryType | 'pax', number> = { file: 0x30, link: 0x31, symlink: 0x32, directory: 0x35, pax: 0x78 };
+const TYPEFLAG: Record<WrittenTarType | 'pax', number> = { file: 0x30, link: 0x31, symlink: 0x32, directory: 0x35, pax: 0x78 };
 const MAX_ID = 0o7777777;
 const MAX_SIZE = 0o77777777777;
 const MAX_TIME = 0o77777777777;
@@ -81,7 +83,7 @@ function ustar(
 }
 
 /** The bytes of `header`: 512, or more with a pax extended header in front. */
-export function encodeHeader(header: TarHeader): Buffer {
+export function encodeHeader(header: TarEntryHeader): Buffer {
   const linkname = header.linkname ?? '';
   const mtime = Math.floor(header.mtimeMs / 1000);
   const pax: string[] = [];

@@ -5,6 +5,7 @@
  * error messages), but synchronously within a chunk: no stream, event or promise per entry, which on archives of
  * many small files cost the restore's main thread more than everything else it does.
  */
+import { BLOCK } from './tar-header.js';
 
 export type TarEntryType =
   | 'file'
@@ -38,7 +39,6 @@ export class TarFormatError extends Error {
   override name = 'TarFormatError';
 }
 
-const BLOCK = 512;
 /** Bigger pax or GNU long-name headers are refused (as tar-stream does). */
 const MAX_LONG_HEADER = 4 * 1024 * 1024;
 const NULL_CHECKSUM = 8 * 32;

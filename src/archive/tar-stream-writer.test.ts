@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { TarHeader } from './tar-header.js';
+import type { TarEntryHeader } from './tar-header.js';
 import { TarStreamWriter } from './tar-stream-writer.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-tar-writer-'));
@@ -27,7 +27,7 @@ const names = [
   '日本語/ファイル.json',
 ];
 
-async function writeArchive(file: string, contents: Map<string, Buffer>, extra: TarHeader[]): Promise<void> {
+async function writeArchive(file: string, contents: Map<string, Buffer>, extra: TarEntryHeader[]): Promise<void> {
   const out = new TarStreamWriter({ blockSize: 4096 }); // Small blocks, so entries straddle block ends.
   const written = pipeline(out, fs.createWriteStream(file));
   for (const [name, content] of contents) {
@@ -45,7 +45,7 @@ async function writeArchive(file: string, contents: Map<string, Buffer>, extra: 
 
 describe('TarStreamWriter', () => {
   const contents = new Map(names.map((name, i) => [name, Buffer.alloc(i * 700 + (i % 2), String.fromCharCode(97 + i))]));
-  const extra: TarHeader[] = [
+  const extra: TarEntryHeader[] = [
     { name: 'folder', type: 'directory', mode: 0o750, uid: 0, gid: 0, size: 0, mtimeMs: MTIME },
     { name: 'link-to-plain', type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, mtimeMs: MTIME, linkname: 'plain.txt' },
     { name: 'long-link', type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, mtimeMs: MTIME, linkname: `${'t/'.repeat(80)}target` },

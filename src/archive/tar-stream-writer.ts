@@ -8,7 +8,7 @@ import type { Hash } from 'node:crypto';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { BlockPool } from './block-pool.js';
-import { BLOCK, encodeHeader, type TarHeader } from './tar-header.js';
+import { BLOCK, encodeHeader, type TarEntryHeader } from './tar-header.js';
 
 export const TAR_BLOCK_SIZE = 1 << 20;
 
@@ -47,7 +47,7 @@ export class TarStreamWriter extends Readable {
   }
 
   /** An entry without content (folder, symlink, hard link), or the header of a file written by the caller. */
-  async header(header: TarHeader): Promise<void> {
+  async header(header: TarEntryHeader): Promise<void> {
     await this.#copy(encodeHeader(header));
   }
 
@@ -56,7 +56,7 @@ export class TarStreamWriter extends Readable {
    * out shorter is padded with zeros (as GNU tar does); one that grew is cut at the header's size. Returns how many
    * bytes were read from the file.
    */
-  async file(header: TarHeader, fd: number, hash: Hash): Promise<number> {
+  async file(header: TarEntryHeader, fd: number, hash: Hash): Promise<number> {
     await this.header(header);
     let read = 0;
     let ended = false;
