@@ -126,6 +126,21 @@ describe('service backups and options', () => {
     expect(mcpOn(root, ['verify', record.id]).code).toBe(0);
   });
 
+  it('a backup of many files (read ahead by a worker) is byte for byte what GNU tar extracts', () => {
+    const root = makePlatform();
+    const many = path.join(root, 'services/filesystem/data/many');
+    for (let d = 0; d < 10; d++) {
+      fs.mkdirSync(path.join(many, `d${d}`), { recursive: true });
+      for (let f = 0; f < 60; f++) fs.writeFileSync(path.join(many, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`.repeat(f * 50));
+    }
+    const record = created(mcpOn(root, ['create', '--type', 'full', '--json']));
+    expect(record.files).toBeGreaterThan(600);
+    const extracted = tempDir();
+    execFileSync('tar', ['-xzf', path.join(root, 'backup/archives', record.archive), '-C', extracted]);
+    expect(snapshotTree(path.join(extracted, 'filesystem/volumes/data/many'))).toEqual(snapshotTree(many));
+    expect(mcpOn(root, ['verify', record.id]).code).toBe(0);
+  });
+
   it('--compression-level is recorded and out-of-range values are refused', () => {
     const root = makePlatform();
     expect(created(mcpOn(root, ['create', '--type', 'full', '--compression-level', '1', '--json'])).compression).toEqual({ algorithm: 'gzip', level: 1 });

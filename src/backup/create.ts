@@ -23,6 +23,7 @@ import { ManifestWriter, type ManifestHeader } from '../archive/manifest-writer.
 import { packEntries, packOwnFile, type PackHooks } from '../archive/pack.js';
 import { BlockPool } from '../archive/block-pool.js';
 import { PackList } from '../archive/pack-list.js';
+import { ReadAhead } from '../archive/read-ahead.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
 import { TAR_BLOCK_SIZE, TarStreamWriter } from '../archive/tar-stream-writer.js';
 import { CompactState } from '../archive/compact-state.js';
@@ -48,6 +49,8 @@ import { resolveScope, sameScope, type BackupScope } from './scope.js';
 
 
 export const DEFAULT_COMPRESSION_LEVEL = 6;
+/** Below this many files to pack, starting the read-ahead's worker costs more than reading ahead could save. */
+const READ_AHEAD_MIN_FILES = 256;
 
 export interface CreateBackupOptions extends OperationObserver {
   type: BackupType;
@@ -187,6 +190,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   let manifestWriter: ObjectWriter | undefined;
   let workspace: Workspace | undefined;
   let manifest: ManifestWriter | undefined;
+  let readAhead: ReadAhead | undefined;
   // Compression gives the tar writer's blocks back once deflated.
   const blocks = compress ? new BlockPool(TAR_BLOCK_SIZE) : undefined;
   const pack = new TarStreamWriter({ ...(blocks && { pool: blocks }) });
@@ -299,11 +303,13 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
         options.onWarning?.(`${absolute}: file changed as we read it`);
       },
     });
+    readAhead = totalFiles >= READ_AHEAD_MIN_FILES ? new ReadAhead() : undefined;
     while (toPack.length > 0) {
       const { service, list } = toPack.shift()!; // Packed lists are let go.
-      await packEntries(pack, list, packHooks(service?.name), options.signal);
+      await packEntries(pack, readAhead ? readAhead.through(list) : list, packHooks(service?.name), options.signal);
       if (service) await runPostHook(service);
     }
+    await readAhead?.close();
     if (unreadable.length > 0 && !options.skipUnreadable) {
       throw new BackupError(
         'UNREADABLE_FILES',
@@ -382,6 +388,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     await manifestWriter?.abort();
     throw error;
   } finally {
+    await readAhead?.close();
     for (const service of [...awaitingPostHook]) await runPostHook(service);
     await workspace?.dispose();
   }

@@ -6,7 +6,7 @@
 import type { WorkerOptions } from 'node:worker_threads';
 
 /** Worker modules, by name without extension. */
-export type WorkerName = 'write-files' | 'deflate-blocks';
+export type WorkerName = 'write-files' | 'deflate-blocks' | 'read-ahead';
 
 export function workerModule(name: WorkerName): { url: URL; options: Pick<WorkerOptions, 'execArgv'> } {
   const here = new URL('.', import.meta.url);

@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PackEntry } from './pack.js';
+import { ReadAhead } from './read-ahead.js';
+
+let dir: string;
+const FILES = 3000;
+
+function entry(name: string, type: PackEntry['type'], size = 0): PackEntry {
+  return { path: name, absolute: path.join(dir, name), type, mode: 0o644, uid: 0, gid: 0, mtimeMs: 0, size, dev: 0, ino: 0, ctimeMs: 0 };
+}
+
+/** Folders and files interleaved, one file missing (it cannot be read ahead, and must not stop the rest). */
+function entries(): PackEntry[] {
+  const list: PackEntry[] = [];
+  for (let i = 0; i < FILES; i++) {
+    if (i % 100 === 0) list.push(entry(`d${i}`, 'dir'));
+    list.push(entry(i === 5 ? 'missing' : `f${i}`, 'file', 10));
+  }
+  return list;
+}
+
+async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  for (const start = Date.now(); !condition(); ) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'read-ahead-'));
+  for (let i = 0; i < FILES; i++) if (i !== 5) fs.writeFileSync(path.join(dir, `f${i}`), '0123456789');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('ReadAhead', () => {
+  it('passes every entry through unchanged and in order', async () => {
+    const readAhead = new ReadAhead();
+    try {
+      expect([...readAhead.through(entries())]).toEqual(entries());
+    } finally {
+      await readAhead.close();
+    }
+  });
+
+  it('reads the files the packer will take next, a bounded number ahead of it, skipping what cannot be opened', async () => {
+    const readAhead = new ReadAhead();
+    try {
+      const packer = readAhead.through(entries());
+      expect(packer.next().value).toEqual(entry('d0', 'dir'));
+      // The first 2048 files were announced; one of them is missing.
+      await until(() => readAhead.filesRead === 2047);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(readAhead.filesRead).toBe(2047);
+      // Once the packer has taken 256 files, the next 256 are announced.
+      for (let taken = 0; taken <= 256; ) if ((packer.next().value as PackEntry).type === 'file') taken++;
+      await until(() => readAhead.filesRead === 2047 + 256);
+    } finally {
+      await readAhead.close();
+    }
+  });
+});

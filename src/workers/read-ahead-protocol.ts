@@ -1,0 +1,14 @@
+/** Messages between the packer's read-ahead (archive/read-ahead.ts) and its worker (read-ahead.ts). */
+
+export interface ReadAheadData {
+  /** Int32s at PACKER_AT and FILES_READ. */
+  progress: SharedArrayBuffer;
+}
+
+/** The number of the file the packer is reading (files are numbered from 0 in the order sent), set by the packer. */
+export const PACKER_AT = 0;
+/** Files the worker has read through, set by the worker. */
+export const FILES_READ = 1;
+
+/** Each message: the absolute paths of the next files, in the order the packer will read them. */
+export type ReadAheadBatch = string[];

@@ -1,0 +1,64 @@
+/**
+ * The read-ahead worker (archive/read-ahead.ts): reads the files it is sent, in order, and throws the bytes away.
+ * What it leaves behind is the page cache: when the packer's synchronous read of a file comes, the data is already
+ * in memory. Files the packer has already passed (its position is in the shared `progress`) are skipped, and a file
+ * that cannot be read is simply not read ahead: the packer reports it.
+ *
+ * Reads are synchronous, one file after the other. Asynchronous ones, four in flight, read a cold disk faster, but
+ * each call is a round trip through the thread pool: on 70,000 cached files that cost 2 s of CPU more than the
+ * whole read-ahead saved.
+ *
+ * It imports nothing of the CLI bundle: the file runs as its own module beside it, with the compiled library.
+ */
+import fs from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { FILES_READ, PACKER_AT, type ReadAheadBatch, type ReadAheadData } from './read-ahead-protocol.js';
+
+const CHUNK = 256 * 1024;
+
+const { progress: shared } = workerData as ReadAheadData;
+const progress = new Int32Array(shared);
+const buffer = Buffer.allocUnsafe(CHUNK);
+/** Paths sent and not yet read. */
+let waiting: string[] = [];
+/** The number of `waiting[0]`. */
+let first = 0;
+let scheduled = false;
+
+/** Whether the packer has gone past file `n`. */
+const passed = (n: number): boolean => Atomics.load(progress, PACKER_AT) > n;
+
+parentPort!.on('message', (paths: ReadAheadBatch) => {
+  for (const p of paths) waiting.push(p);
+  if (!scheduled) setImmediate(readBatch);
+  scheduled = true;
+});
+
+/** Reads the waiting files, then lets the next batches in. */
+function readBatch(): void {
+  scheduled = false;
+  const batch = waiting;
+  waiting = [];
+  for (let i = 0; i < batch.length; i++) {
+    const n = first + i;
+    if (!passed(n) && readThrough(batch[i]!, n)) Atomics.add(progress, FILES_READ, 1);
+  }
+  first += batch.length;
+}
+
+function readThrough(file: string, n: number): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    while (fs.readSync(fd, buffer, 0, CHUNK, null) === CHUNK) if (passed(n)) return false;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
