@@ -472,9 +472,10 @@ async function main(): Promise<void> {
   const s0 = countTree(join(P, 'services'));
 
   const backupDir = join(P, 'backup');
+  // The CLI is run as the `mcp` command runs: as an executable, with the Node flags of its first line.
   const ours = (args: string[]): CommandSpec => ({
-    cmd: process.execPath,
-    args: [CLI, 'backup', '--platform', P, '--no-progress', '--quiet', ...args],
+    cmd: CLI,
+    args: ['backup', '--platform', P, '--no-progress', '--quiet', ...args],
     cwd: work,
   });
   const tarCreate = (out: string, snar?: string): CommandSpec => ({
@@ -871,7 +872,7 @@ async function main(): Promise<void> {
     }
     await measureSides('list', runs, [{
       cell: row.ours,
-      spec: () => ({ cmd: process.execPath, args: [CLI, 'backup', '--platform', LP, '--no-progress', '--quiet', 'list', '--json'], cwd: work }),
+      spec: () => ({ cmd: CLI, args: ['backup', '--platform', LP, '--no-progress', '--quiet', 'list', '--json'], cwd: work }),
       after: (res, run) => {
         if (run === 0) {
           const n = countListed(res.stdout);

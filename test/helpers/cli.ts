@@ -1,4 +1,4 @@
-/** Runs the real CLI (the built bin/mcp.js) as a child process, the way a user would. */
+/** Runs the real CLI (the built bin/mcp.js) as a child process, the way a user would: as an executable. */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,7 +28,7 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 
 /** `mcp backup <args>` synchronously. */
 export function mcp(args: string[], options: CliOptions = {}): CliRun {
-  const result = spawnSync(process.execPath, [BIN, 'backup', ...args], {
+  const result = spawnSync(BIN, ['backup', ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: childEnv(options.env),
     input: options.input ?? '',
@@ -45,7 +45,7 @@ export function mcpOn(root: string, args: string[], options: CliOptions = {}): C
 
 /** Starts `mcp backup <args>` without waiting (for kill and concurrency tests). */
 export function spawnMcp(args: string[], options: CliOptions = {}) {
-  return spawn(process.execPath, [BIN, 'backup', ...args], {
+  return spawn(BIN, ['backup', ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: childEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
