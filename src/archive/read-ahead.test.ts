@@ -36,10 +36,11 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('ReadAhead', () => {
-  it('passes every entry through unchanged and in order', async () => {
+  it('passes every entry through unchanged and in order, list after list', async () => {
     const readAhead = new ReadAhead();
     try {
       expect([...readAhead.through(entries())]).toEqual(entries());
+      expect([...readAhead.through(entries().slice(0, 10))]).toEqual(entries().slice(0, 10));
     } finally {
       await readAhead.close();
     }

@@ -19,19 +19,22 @@ const AHEAD_FILES = 2048;
 const AHEAD_BYTES = 64 << 20;
 /** Entries held at most, whatever their kind: a tree of many folders and few files queues folders only so far. */
 const AHEAD_ENTRIES = 4 * AHEAD_FILES;
-/** Files announced at once: one message each time this many have been packed. */
+/** Files announced at once: each time this many have been packed. */
 const BATCH = 256;
 
 export class ReadAhead {
   readonly #worker: Worker;
   readonly #progress: Int32Array;
+  /** Files announced so far, and files the packer has taken: over all the lists read through this read-ahead. */
+  #announced = 0;
+  #taken = 0;
 
   constructor() {
     const progress = new SharedArrayBuffer(8);
     this.#progress = new Int32Array(progress);
     const { url, options } = workerModule('read-ahead');
     const workerData: ReadAheadData = { progress };
-    // Its heap holds a batch of paths at most: a small young generation keeps its memory small too.
+    // Its heap holds a few batches of paths at most: a small young generation keeps its memory small too.
     this.#worker = new Worker(url, { ...options, workerData, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 } });
     // Reading ahead is only ever a help: the process never waits for it, and a failed worker reads nothing more.
     this.#worker.unref();
@@ -49,14 +52,13 @@ export class ReadAhead {
     let exhausted = false;
     let files = 0;
     let bytes = 0;
-    let packed = 0;
     for (;;) {
       if (!exhausted && files <= AHEAD_FILES - BATCH && bytes < AHEAD_BYTES) {
         if (head > 0) {
           queue.splice(0, head);
           head = 0;
         }
-        const batch: ReadAheadBatch = [];
+        const paths: string[] = [];
         while (files < AHEAD_FILES && bytes < AHEAD_BYTES && queue.length < AHEAD_ENTRIES) {
           const next = source.next();
           if (next.done) {
@@ -67,16 +69,20 @@ export class ReadAhead {
           if (next.value.type !== 'file') continue;
           files++;
           bytes += next.value.size;
-          batch.push(next.value.absolute);
+          paths.push(next.value.absolute);
         }
-        if (batch.length > 0) this.#worker.postMessage(batch);
+        if (paths.length > 0) {
+          const batch: ReadAheadBatch = { first: this.#announced, paths };
+          this.#worker.postMessage(batch);
+          this.#announced += paths.length;
+        }
       }
       if (head === queue.length) return;
       const entry = queue[head++]!;
       if (entry.type === 'file') {
         files--;
         bytes -= entry.size;
-        Atomics.store(this.#progress, PACKER_AT, packed++);
+        Atomics.store(this.#progress, PACKER_AT, this.#taken++);
       }
       yield entry;
     }

@@ -10,5 +10,8 @@ export const PACKER_AT = 0;
 /** Files the worker has read through, set by the worker. */
 export const FILES_READ = 1;
 
-/** Each message: the absolute paths of the next files, in the order the packer will read them. */
-export type ReadAheadBatch = string[];
+/** Each message: absolute paths of files the packer will read in this order, numbered from `first`. */
+export interface ReadAheadBatch {
+  first: number;
+  paths: string[];
+}

@@ -19,31 +19,30 @@ const CHUNK = 256 * 1024;
 const { progress: shared } = workerData as ReadAheadData;
 const progress = new Int32Array(shared);
 const buffer = Buffer.allocUnsafe(CHUNK);
-/** Paths sent and not yet read. */
-let waiting: string[] = [];
-/** The number of `waiting[0]`. */
-let first = 0;
+/** Batches sent and not yet read. */
+let waiting: ReadAheadBatch[] = [];
 let scheduled = false;
 
 /** Whether the packer has gone past file `n`. */
 const passed = (n: number): boolean => Atomics.load(progress, PACKER_AT) > n;
 
-parentPort!.on('message', (paths: ReadAheadBatch) => {
-  for (const p of paths) waiting.push(p);
-  if (!scheduled) setImmediate(readBatch);
+parentPort!.on('message', (batch: ReadAheadBatch) => {
+  waiting.push(batch);
+  if (!scheduled) setImmediate(readWaiting);
   scheduled = true;
 });
 
 /** Reads the waiting files, then lets the next batches in. */
-function readBatch(): void {
+function readWaiting(): void {
   scheduled = false;
-  const batch = waiting;
+  const batches = waiting;
   waiting = [];
-  for (let i = 0; i < batch.length; i++) {
-    const n = first + i;
-    if (!passed(n) && readThrough(batch[i]!, n)) Atomics.add(progress, FILES_READ, 1);
+  for (const { first, paths } of batches) {
+    for (let i = 0; i < paths.length; i++) {
+      const n = first + i;
+      if (!passed(n) && readThrough(paths[i]!, n)) Atomics.add(progress, FILES_READ, 1);
+    }
   }
-  first += batch.length;
 }
 
 function readThrough(file: string, n: number): boolean {
