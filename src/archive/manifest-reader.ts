@@ -12,13 +12,14 @@ const ENTRIES_OPEN = '"entries":[';
 
 /**
  * Parses the manifest streamed by `plain`; refuses more than `maxBytes` of it, and anything `parseManifest` would.
- * With `onEntry`, each entry is handed to it as it is read, and the manifest returned has no entries.
+ * With `onEntry`, each entry is handed to it as it is read, with the manifest's header (its fields but `entries`, which
+ * stays empty, so a fold can apply `deleted` first), and the manifest returned has no entries.
  */
 export async function readManifestStream(
   plain: Readable,
   where: string,
   maxBytes: number,
-  onEntry?: (entry: ManifestEntry) => void,
+  onEntry?: (entry: ManifestEntry, manifest: Manifest) => void,
 ): Promise<Manifest> {
   const bad = (why: string) => new BackupError('INTEGRITY', `${where} does not hold an mcp backup manifest (${why})`, { where });
   let header: Manifest | undefined;
@@ -48,14 +49,15 @@ export async function readManifestStream(
     }
     const e = entry as ManifestEntry | null;
     if (e === null || typeof e !== 'object' || typeof e.path !== 'string' || typeof e.type !== 'string') throw bad('an entry has the wrong shape');
-    if (onEntry) onEntry(e);
+    if (onEntry) onEntry(e, manifest);
     else manifest.entries.push(e);
   };
   const parseWhole = (data: Buffer) => {
     const manifest = parseManifest(data, where);
     if (onEntry) {
-      for (const entry of manifest.entries) onEntry(entry);
+      const entries = manifest.entries;
       manifest.entries = [];
+      for (const entry of entries) onEntry(entry, manifest);
     }
     return manifest;
   };

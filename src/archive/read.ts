@@ -13,11 +13,14 @@ import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import { createDecryptStream, decryptBuffer, keyRequired, type DecryptionKey } from '../crypto/index.js';
 import { DigestStream } from './digest.js';
-import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest } from './manifest.js';
+import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import { readManifestStream } from './manifest-reader.js';
 import { TarReader, type EntrySink, type TarEntryHandler } from './tar-reader.js';
 
 export type { EntrySink, TarHeader } from './tar-reader.js';
+
+/** Receives a manifest's entries one by one, with its header (`entries` left empty). */
+export type ManifestEntryHandler = (entry: ManifestEntry, manifest: Manifest) => void;
 
 /** The manifest is the only entry read into memory; anything claiming to be larger is not ours. */
 const MAX_MANIFEST_BYTES = 1 << 30;
@@ -56,6 +59,26 @@ export async function collect(stream: AsyncIterable<Buffer>, limit: number): Pro
 
 function tooLarge(limit: number): BackupError {
   return new BackupError('UNSAFE_ARCHIVE', `an archive entry is larger than the ${limit} bytes allowed`);
+}
+
+/**
+ * Hashes an entry (the manifest) as it streams past, up to `limit` bytes: collected, its chunks are views that keep
+ * the decompressor's 1 MiB output buffers alive, and with their concatenation 40 MB for 77k entries, at a restore's
+ * very end, where the write pool's buffers are all in use: that was its peak memory.
+ */
+function hashingSink(limit: number, done: (sha256: string) => void): EntrySink {
+  const hash = createHash('sha256');
+  let size = 0;
+  return {
+    data(chunk) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge(limit);
+      hash.update(chunk);
+    },
+    end() {
+      done(hash.digest('hex'));
+    },
+  };
 }
 
 /** Collects an entry (the manifest) into memory, up to `limit` bytes, and hands it over at its end. */
@@ -106,6 +129,7 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
   let manifestSha256: string | undefined;
   const reader = new TarReader((header) => {
     if (header.name === MANIFEST_ARCHIVE_PATH) {
+      if (options.parseManifest === false) return hashingSink(MAX_MANIFEST_BYTES, (sha256) => (manifestSha256 = sha256));
       return collectingSink(MAX_MANIFEST_BYTES, (data) => {
         manifestSha256 = createHash('sha256').update(data).digest('hex');
         if (options.parseManifest !== false) manifest = parseManifest(data, `archive ${record.archive}`);
@@ -144,6 +168,7 @@ export async function readManifestCopyWithDigest(
   storage: ArchiveStorage,
   record: BackupRecord,
   key?: DecryptionKey,
+  onEntry?: ManifestEntryHandler,
 ): Promise<{ manifest: Manifest; plainSha256: string }> {
   const encryption = record.encryption.mode;
   if (encryption !== 'none' && !key) throw keyRequired(encryption, `backup ${record.id}`);
@@ -169,7 +194,7 @@ export async function readManifestCopyWithDigest(
   const plain = pipeline(Readable.from([compressed]), zlib.createGunzip(), plainDigest, () => undefined);
   let manifest: Manifest;
   try {
-    manifest = await readManifestStream(plain, `manifest ${record.manifest}`, MAX_MANIFEST_BYTES);
+    manifest = await readManifestStream(plain, `manifest ${record.manifest}`, MAX_MANIFEST_BYTES, onEntry);
   } catch (error) {
     if (error instanceof BackupError && error.code === 'INTEGRITY') throw error;
     throw new BackupError('INTEGRITY', `manifest ${record.manifest} of backup ${record.id} cannot be decompressed`, { id: record.id });
@@ -188,19 +213,31 @@ export async function loadManifest(storage: ArchiveStorage, record: BackupRecord
   return (await loadManifestWithDigest(storage, record, key)).manifest;
 }
 
-/** `loadManifest`, and the SHA-256 of the manifest's plain bytes (which the archive's own manifest must match). */
+/**
+ * `loadManifest`, and the SHA-256 of the manifest's plain bytes (which the archive's own manifest must match). With
+ * `onEntry`, entries are handed to it as `readManifestStream` hands them, and the manifest returned has none. When
+ * the copy fails part way, `onEntry` has seen some of its entries: the caller starts its fold again on `restart`,
+ * called before the archive's own manifest is read instead.
+ */
 export async function loadManifestWithDigest(
   storage: ArchiveStorage,
   record: BackupRecord,
   key?: DecryptionKey,
+  streamed?: { onEntry: ManifestEntryHandler; restart: () => void },
 ): Promise<{ manifest: Manifest; plainSha256: string }> {
   try {
-    return await readManifestCopyWithDigest(storage, record, key);
+    return await readManifestCopyWithDigest(storage, record, key, streamed?.onEntry);
   } catch (error) {
     if (!(error instanceof BackupError) || error.code !== 'INTEGRITY') throw error;
     const { manifest, manifestSha256 } = await readArchive(storage, record, () => undefined, key && { key });
     if (!manifest || manifestSha256 === undefined) {
       throw new BackupError('INTEGRITY', `backup ${record.id}: neither the manifest copy nor the archive holds a readable manifest`, { id: record.id });
+    }
+    if (streamed) {
+      streamed.restart();
+      const entries = manifest.entries;
+      manifest.entries = [];
+      for (const entry of entries) streamed.onEntry(entry, manifest);
     }
     return { manifest, plainSha256: manifestSha256 };
   }

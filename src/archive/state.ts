@@ -11,12 +11,15 @@ export interface StateEntry extends ManifestEntry {
   storedIn: string;
 }
 
-/** Path -> entry, in archive order (folders before their contents). */
-export type BackupState = Map<string, StateEntry>;
+/**
+ * Path -> entry, in archive order (folders before their contents). A restore holds it as columns (FoldedState,
+ * folded-state.ts); a small one may be a Map.
+ */
+export type BackupState = ReadonlyMap<string, StateEntry>;
 
 /** Folds manifests, base first, into the state at the last one's time. The manifests are consumed: their entries become the state's (with `storedIn` filled in). */
-export function foldChain(manifests: readonly Manifest[]): BackupState {
-  const state: BackupState = new Map();
+export function foldChain(manifests: readonly Manifest[]): Map<string, StateEntry> {
+  const state = new Map<string, StateEntry>();
   manifests.forEach((manifest, i) => {
     checkContinues(manifest, manifests[i - 1]?.id);
     for (const path of manifest.deleted) state.delete(path);

@@ -5,9 +5,10 @@
  * disk, a metadata scan of what is there, and the plan.
  */
 import { ManifestCache } from '../archive/manifest-cache.js';
-import type { Manifest } from '../archive/manifest.js';
+import { FoldedState } from '../archive/folded-state.js';
+import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import { loadManifestWithDigest } from '../archive/read.js';
-import { foldChain, type BackupState } from '../archive/state.js';
+import { checkContinues } from '../archive/state.js';
 import { chainOf } from '../backup-manager.js';
 import { keyRequired } from '../crypto/index.js';
 import { BackupError } from '../errors.js';
@@ -21,13 +22,13 @@ import { scanDestination } from './disk.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import type { RestoreOptions } from './restore.js';
 import { selectRoots, type SelectedRoots } from './roots.js';
-import { checkManifestEntries, checkManifestRoots, checkState } from './safety.js';
+import { checkDeletedPaths, checkManifestEntry, checkManifestRoots, checkState } from './safety.js';
 import type { ChainMember } from './stage.js';
 
 export interface Prepared {
   record: BackupRecord;
   chain: ChainMember[];
-  state: BackupState;
+  state: FoldedState;
   selected: SelectedRoots;
   plan: RestorePlan;
 }
@@ -54,19 +55,37 @@ export async function prepare(platform: Platform, storage: ArchiveStorage, layou
   const { record, chainRecords } = await resolveChain(layout, options);
   const cache = new ManifestCache(platform.root);
   const manifests: Manifest[] = [];
+  const listings: FoldedState[] = [];
   const digests: (string | undefined)[] = [];
   for (const r of chainRecords) {
+    const where = `backup ${r.id}`;
+    // Each manifest is folded alone, checked entry by entry as it streams in, into the listing staging checks that
+    // backup's archive against; a copy that fails part way is dropped whole and the archive's own manifest read.
+    let listing = new FoldedState();
+    const onEntry = (entry: ManifestEntry, header: Manifest) => {
+      if (listing.slots === 0) listing.begin({ id: header.id, deleted: [] });
+      checkManifestEntry(entry, where, (p) => listing.has(p));
+      listing.add(entry);
+    };
+    const restart = () => (listing = new FoldedState());
     // Without a key, a dry run can still plan from this host's plain copy of an encrypted backup's manifest.
     const cached = r.encryption.mode !== 'none' && !options.key ? await cache.get(r.id) : undefined;
-    const loaded = cached ? undefined : await loadManifestWithDigest(storage, r, options.key);
+    const loaded = cached ? undefined : await loadManifestWithDigest(storage, r, options.key, { onEntry, restart });
     const manifest = cached ?? loaded!.manifest;
+    if (cached) {
+      const entries = cached.entries;
+      cached.entries = [];
+      for (const entry of entries) onEntry(entry, cached);
+    }
     digests.push(loaded?.plainSha256);
     if (manifest.id !== r.id) throw new BackupError('INTEGRITY', `the manifest of backup ${r.id} belongs to backup ${manifest.id}`, { id: r.id });
-    checkManifestEntries(manifest, `backup ${r.id}`);
-    checkManifestRoots(manifest, `backup ${r.id}`);
+    checkDeletedPaths(manifest, where);
+    checkManifestRoots(manifest, where);
+    listing.trim();
     manifests.push(manifest);
+    listings.push(listing);
   }
-  const state = foldChain(manifests);
+  const state = foldListings(manifests, listings);
   const last = manifests[manifests.length - 1]!;
   checkState(state, last.roots, `backup ${record.id}`);
   const selected = selectRoots(last, platform, {
@@ -83,6 +102,27 @@ export async function prepare(platform: Platform, storage: ArchiveStorage, layou
     scans,
     compareOwners: asRoot,
   });
-  const chain = chainRecords.map((r, i) => ({ record: r, manifest: manifests[i]!, ...(digests[i] !== undefined && { manifestSha256: digests[i] }) }));
+  const chain = chainRecords.map((r, i) => ({
+    record: r,
+    manifest: manifests[i]!,
+    listing: listings[i]!,
+    ...(digests[i] !== undefined && { manifestSha256: digests[i] }),
+  }));
   return { record, chain, state, selected, plan };
+}
+
+/**
+ * The chain's state from each backup's own listing, base first. A chain of one backup is its listing (nothing is
+ * copied); a longer chain's state is a fold of its own, the listings staying each archive's.
+ */
+function foldListings(manifests: readonly Manifest[], listings: readonly FoldedState[]): FoldedState {
+  manifests.forEach((manifest, i) => checkContinues(manifest, manifests[i - 1]?.id));
+  if (listings.length === 1) return listings[0]!;
+  const state = new FoldedState();
+  manifests.forEach((manifest, i) => {
+    state.begin(manifest);
+    for (const entry of listings[i]!.values()) state.add(entry);
+  });
+  state.trim();
+  return state;
 }

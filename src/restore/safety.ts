@@ -87,30 +87,42 @@ export function checkManifestRoots(manifest: Manifest, where: string): void {
   }
 }
 
-/** Each manifest entry: a safe path, listed once, of a known type, with sane fields. */
-export function checkManifestEntries(manifest: Manifest, where: string): void {
-  const seen = new Set<string>();
-  const check = (entry: ManifestEntry) => {
-    const problem = archivePathProblem(entry.path);
-    if (problem) throw unsafe(where, String(entry.path), problem);
-    if (seen.has(entry.path)) throw unsafe(where, entry.path, 'listed twice');
-    seen.add(entry.path);
-    if (!['file', 'dir', 'symlink', 'hardlink'].includes(entry.type)) throw unsafe(where, entry.path, `unknown type ${String(entry.type)}`);
-    if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o7777) throw unsafe(where, entry.path, 'invalid mode');
-    if (!Number.isFinite(entry.mtimeMs)) throw unsafe(where, entry.path, 'invalid mtime');
-    if (entry.type === 'file') {
-      if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw unsafe(where, entry.path, 'invalid size');
-      if (typeof entry.sha256 !== 'string' || !SHA256.test(entry.sha256)) throw unsafe(where, entry.path, 'no SHA-256');
-    }
-    if ((entry.type === 'symlink' || entry.type === 'hardlink') && (typeof entry.link !== 'string' || entry.link === '' || entry.link.includes('\0'))) {
-      throw unsafe(where, entry.path, 'link without a valid target');
-    }
-  };
-  for (const entry of manifest.entries) check(entry);
+/**
+ * One manifest entry: a safe path, listed once (`listedBefore` says whether an earlier entry of the same manifest
+ * had its path), of a known type, with sane fields. Checked as the manifest streams in, before the entry is kept.
+ */
+export function checkManifestEntry(entry: ManifestEntry, where: string, listedBefore: (path: string) => boolean): void {
+  const problem = archivePathProblem(entry.path);
+  if (problem) throw unsafe(where, String(entry.path), problem);
+  if (listedBefore(entry.path)) throw unsafe(where, entry.path, 'listed twice');
+  if (!['file', 'dir', 'symlink', 'hardlink'].includes(entry.type)) throw unsafe(where, entry.path, `unknown type ${String(entry.type)}`);
+  if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o7777) throw unsafe(where, entry.path, 'invalid mode');
+  if (!Number.isFinite(entry.mtimeMs)) throw unsafe(where, entry.path, 'invalid mtime');
+  if (entry.type === 'file') {
+    if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw unsafe(where, entry.path, 'invalid size');
+    if (typeof entry.sha256 !== 'string' || !SHA256.test(entry.sha256)) throw unsafe(where, entry.path, 'no SHA-256');
+  }
+  if ((entry.type === 'symlink' || entry.type === 'hardlink') && (typeof entry.link !== 'string' || entry.link === '' || entry.link.includes('\0'))) {
+    throw unsafe(where, entry.path, 'link without a valid target');
+  }
+}
+
+/** A manifest's deleted paths: safe paths. */
+export function checkDeletedPaths(manifest: Manifest, where: string): void {
   for (const deleted of manifest.deleted ?? []) {
     const problem = archivePathProblem(deleted);
     if (problem) throw unsafe(where, String(deleted), problem);
   }
+}
+
+/** Each manifest entry (`checkManifestEntry`), and its deleted paths. */
+export function checkManifestEntries(manifest: Manifest, where: string): void {
+  const seen = new Set<string>();
+  for (const entry of manifest.entries) {
+    checkManifestEntry(entry, where, (p) => seen.has(p));
+    seen.add(entry.path);
+  }
+  checkDeletedPaths(manifest, where);
 }
 
 /**

@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FoldedState } from '../archive/folded-state.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import { readArchive, type EntrySink, type TarHeader } from '../archive/read.js';
 import type { BackupState, StateEntry } from '../archive/state.js';
@@ -34,8 +35,6 @@ import { WritePool } from './write-pool.js';
 import type { WriteFailure } from '../workers/write-files-protocol.js';
 
 const TAR_TYPES: Record<ManifestEntry['type'], string> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
-/** Marks a listed entry the archive already yielded. */
-const SEEN = Symbol('seen');
 
 export interface StagingRoot {
   root: RestoreRoot;
@@ -45,7 +44,10 @@ export interface StagingRoot {
 
 export interface ChainMember {
   record: BackupRecord;
+  /** The manifest's header (its entries are in `listing`). */
   manifest: Manifest;
+  /** The manifest's entries, each with its `storedIn`: those stored in this backup are what its archive must hold. */
+  listing: FoldedState;
   /** SHA-256 of the manifest's plain bytes, which the archive's own manifest must match; absent for a manifest from
    *  this host's cache (dry runs only). */
   manifestSha256?: string;
@@ -93,41 +95,54 @@ function integrity(message: string, details: Record<string, unknown> = {}): Back
 /** A path segment `.` or `..`: what could lead a destination out of its staging root. */
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
-/** Maps every state entry under the staging roots to where it is written. */
-function wantedEntries(state: BackupState, roots: readonly StagingRoot[]): Map<string, Wanted> {
-  const wanted = new Map<string, Wanted>();
-  const rootOfPath = rootFinder(roots.map((r) => ({ archiveRoot: r.root.archiveRoot, staging: r })));
-  for (const [p, entry] of state) {
-    const found = rootOfPath(p);
-    if (!found) continue;
+/**
+ * Where the state's entries under the staging roots are written. Destinations are made as they are needed, not held
+ * for every entry: a map of 77k of them cost about 20 MB.
+ */
+class Destinations {
+  readonly #rootOf: (p: string) => { archiveRoot: string; staging: StagingRoot } | undefined;
+
+  constructor(roots: readonly StagingRoot[]) {
+    this.#rootOf = rootFinder(roots.map((r) => ({ archiveRoot: r.root.archiveRoot, staging: r })));
+  }
+
+  /** Where `entry` goes, or undefined when it is under no staging root. */
+  of(entry: StateEntry): Wanted | undefined {
+    const p = entry.path;
+    const found = this.#rootOf(p);
+    if (!found) return undefined;
     const root = found.staging;
-    // Paths were checked segment by segment with the manifests (checkManifestEntries); refusing dot segments again
+    // Paths were checked segment by segment with the manifests (checkManifestEntry); refusing dot segments again
     // here keeps a destination inside its staging root whatever the caller checked.
     if (DOT_SEGMENT.test(p)) throw unsafe(`backup ${entry.storedIn}`, p, 'it resolves outside its folder');
     const dest = p === found.archiveRoot ? root.staged : root.staged + p.slice(found.archiveRoot.length);
-    wanted.set(p, { entry, dest, root });
+    return { entry, dest, root };
   }
-  return wanted;
 }
 
 export async function stageRoots(
   storage: ArchiveStorage,
   chain: readonly ChainMember[],
-  state: BackupState,
+  state: FoldedState,
   roots: readonly StagingRoot[],
   options: StageOptions,
 ): Promise<StageResult> {
-  const wanted = wantedEntries(state, roots);
+  const destinations = new Destinations(roots);
   const now = new Date();
   const chainIds = new Set(chain.map((m) => m.record.id));
   const dirs: Wanted[] = [];
+  const links: Wanted[] = [];
   /** How many files each archive of the chain must give. */
   const filesIn = new Map<string, number>();
+  let entries = 0;
   let totalFiles = 0;
   let totalBytes = 0;
-  for (const w of wanted.values()) {
-    const { entry } = w;
+  for (const entry of state.values()) {
+    const w = destinations.of(entry);
+    if (!w) continue;
+    entries++;
     if (entry.type === 'dir') dirs.push(w);
+    if (entry.type === 'hardlink' || entry.type === 'symlink') links.push(w);
     if (entry.type !== 'file') continue;
     if (!chainIds.has(entry.storedIn)) throw integrity(`${entry.path} is stored in backup ${entry.storedIn}, which is not in the chain`);
     filesIn.set(entry.storedIn, (filesIn.get(entry.storedIn) ?? 0) + 1);
@@ -174,7 +189,7 @@ export async function stageRoots(
         continue;
       }
       reading = record;
-      await stageArchive(storage, member, { wanted, expected }, pool, { ...options, now });
+      await stageArchive(storage, member, { state, destinations, expected }, pool, { ...options, now });
     }
   } finally {
     await pool.close();
@@ -182,9 +197,10 @@ export async function stageRoots(
   report(true);
 
   // 3. Links, from the state. Symlinks come last: no file is written after one exists.
-  for (const w of wanted.values()) {
+  for (const w of links) {
     if (w.entry.type !== 'hardlink') continue;
-    const target = wanted.get(w.entry.link ?? '');
+    const linked = state.get(w.entry.link ?? '');
+    const target = linked && destinations.of(linked);
     if (!target || target.entry.type !== 'file') throw unsafe(`backup ${w.entry.storedIn}`, w.entry.path, 'hard link to outside the restored files');
     try {
       fs.linkSync(target.dest, w.dest);
@@ -199,7 +215,7 @@ export async function stageRoots(
       options.onWarning?.(`${w.dest}: restored as a copy of ${target.dest}, not a hard link (they are on different filesystems)`);
     }
   }
-  for (const w of wanted.values()) {
+  for (const w of links) {
     if (w.entry.type !== 'symlink') continue;
     fs.symlinkSync(w.entry.link!, w.dest);
     if (options.asRoot) fs.lchownSync(w.dest, w.entry.uid, w.entry.gid);
@@ -220,31 +236,36 @@ export async function stageRoots(
     fs.chmodSync(dir.dest, mode);
     fs.utimesSync(dir.dest, now, toSeconds(e.mtimeMs));
   }
-  return { entries: wanted.size, files: totalFiles, bytes: totalBytes, deferred };
+  return { entries, files: totalFiles, bytes: totalBytes, deferred };
 }
 
 /** Streams one archive of the chain, checking every entry against its manifest and queueing the files wanted from it. */
 async function stageArchive(
   storage: ArchiveStorage,
-  { record, manifest, manifestSha256 }: ChainMember,
-  files: { wanted: ReadonlyMap<string, Wanted>; expected: number },
+  { record, listing, manifestSha256 }: ChainMember,
+  files: { state: FoldedState; destinations: Destinations; expected: number },
   pool: WritePool,
   options: StageOptions & { now: Date },
 ): Promise<void> {
   const where = `archive ${record.archive}`;
-  // Each listed entry is replaced by SEEN once the archive yielded it, so a second copy is caught without a set.
-  const listed = new Map<string, ManifestEntry | typeof SEEN>();
-  for (const e of manifest.entries) if (e.storedIn === undefined || e.storedIn === record.id) listed.set(e.path, e);
+  // Listed entries the archive already yielded, by slot, so a second copy is caught without a set of paths.
+  const seen = new Uint8Array(listing.slots);
+  /** A listed entry of this backup: one whose content its archive holds. */
+  const listedSlot = (p: string) => {
+    const slot = listing.indexOf(p);
+    return slot >= 0 && listing.entryAt(slot).storedIn === record.id ? slot : -1;
+  };
   const atime = toSeconds(options.now.getTime());
   let queued = 0;
   const onEntry = (header: TarHeader): EntrySink | undefined => {
     const name = header.type === 'directory' && header.name.endsWith('/') ? header.name.slice(0, -1) : header.name;
     const problem = archivePathProblem(name);
     if (problem) throw unsafe(where, name, problem);
-    const listedEntry = listed.get(name);
-    if (listedEntry === SEEN) throw unsafe(where, name, 'it appears twice in the archive');
-    if (!listedEntry) throw unsafe(where, name, `it is not in backup ${record.id}'s manifest`);
-    listed.set(name, SEEN);
+    const slot = listing.indexOf(name);
+    const listedEntry = slot >= 0 ? listing.entryAt(slot) : undefined;
+    if (!listedEntry || listedEntry.storedIn !== record.id) throw unsafe(where, name, `it is not in backup ${record.id}'s manifest`);
+    if (seen[slot] === 1) throw unsafe(where, name, 'it appears twice in the archive');
+    seen[slot] = 1;
     if (header.type !== TAR_TYPES[listedEntry.type]) throw unsafe(where, name, `the archive holds a ${String(header.type)}, the manifest a ${listedEntry.type}`);
     if ((listedEntry.type === 'symlink' || listedEntry.type === 'hardlink') && header.linkname !== listedEntry.link) {
       throw unsafe(where, name, `it links to ${JSON.stringify(header.linkname)}, the manifest says ${JSON.stringify(listedEntry.link)}`);
@@ -252,8 +273,11 @@ async function stageArchive(
     if (listedEntry.type === 'file' && header.size !== listedEntry.size) {
       throw integrity(`${where}: ${name} holds ${header.size} bytes, the manifest says ${listedEntry.size}`, { id: record.id });
     }
-    const target = files.wanted.get(name);
-    if (target?.entry.type !== 'file' || target.entry.storedIn !== record.id) return undefined;
+    // The state's entry: in a chain of one backup, the listed one.
+    const stateEntry = files.state === listing ? listedEntry : files.state.get(name);
+    if (stateEntry?.type !== 'file' || stateEntry.storedIn !== record.id) return undefined;
+    const target = files.destinations.of(stateEntry);
+    if (!target) return undefined;
     queued++;
     const { entry, dest } = target;
     pool.begin({
@@ -290,8 +314,16 @@ async function stageArchive(
     throw error;
   }
   if (queued < files.expected) {
-    const missing = [...files.wanted.values()].find((w) => w.entry.type === 'file' && w.entry.storedIn === record.id && listed.get(w.entry.path) !== SEEN);
-    throw integrity(`archive ${record.archive} of backup ${record.id} lacks ${files.expected - queued} file(s) its manifest lists, e.g. ${missing?.entry.path}`, {
+    let missing: string | undefined;
+    for (const entry of files.state.values()) {
+      if (entry.type !== 'file' || entry.storedIn !== record.id || !files.destinations.of(entry)) continue;
+      const slot = listedSlot(entry.path);
+      if (slot < 0 || seen[slot] !== 1) {
+        missing = entry.path;
+        break;
+      }
+    }
+    throw integrity(`archive ${record.archive} of backup ${record.id} lacks ${files.expected - queued} file(s) its manifest lists, e.g. ${missing}`, {
       id: record.id,
     });
   }

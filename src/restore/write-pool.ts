@@ -17,8 +17,11 @@ import { PART_FIELDS, PartField as F, type BatchDone, type ToWorker, type WriteF
 /** Large enough that a message's cost is small against its syscalls; small enough to spread files over workers. */
 const BATCH_BYTES = 1 << 20;
 const BATCH_FILES = 64;
-/** Batches in flight at most: 16 MiB of file content. */
-const BUFFERS = 16;
+/**
+ * Batches in flight at most: 8 MiB of file content, four batches queued for each of two workers. Every buffer made
+ * stays resident until the restore ends.
+ */
+const BUFFERS = 8;
 /** Beyond the cores, more workers would only take turns. */
 const MAX_WORKERS = 4;
 
