@@ -115,6 +115,11 @@ export class ParallelGzip extends Transform {
   #inFlight: { result: Promise<Buffer>; done: boolean }[] = [];
   /** The tail of the previous block: the next block's dictionary. */
   #dictionary: Buffer | undefined;
+  /** Where blocks' tails are copied, in turn: block n's tail is copied while block n-1's is still its dictionary.
+   *  Two buffers, not one per block, since a job takes its dictionary at once (copied into the worker's message,
+   *  or used before this thread's deflate returns). */
+  readonly #tails = [Buffer.allocUnsafeSlow(DICTIONARY), Buffer.allocUnsafeSlow(DICTIONARY)];
+  #blocks = 0;
   #crc = 0;
   #length = 0;
   #started = false;
@@ -190,7 +195,8 @@ export class ParallelGzip extends Transform {
     this.#crc = zlib.crc32(block, this.#crc);
     this.#length += block.length;
     // A copy, taken before the block is handed over, so the dictionary does not keep the whole block alive.
-    const dictionary = Buffer.from(block.subarray(Math.max(0, block.length - DICTIONARY)));
+    const into = this.#tails[this.#blocks++ % 2]!;
+    const tail = into.subarray(0, block.copy(into, 0, Math.max(0, block.length - DICTIONARY)));
     this.#pool ??= new DeflatePool(this.#workerCount, this.#recycle);
     const queued = this.#inFlight.filter((job) => !job.done).length;
     let result: Promise<Buffer>;
@@ -205,7 +211,7 @@ export class ParallelGzip extends Transform {
     // Surfaced when awaited in order; no unhandled rejection before that.
     result.then(() => (job.done = true), () => (job.done = true));
     this.#inFlight.push(job);
-    this.#dictionary = dictionary;
+    this.#dictionary = tail;
   }
 
   #emit(compressed: Buffer): void {
