@@ -73,6 +73,20 @@ describe('planRestore', () => {
     expect(plan(state, split).services[0]!.overwrite.map((c) => [c.path, c.reason])).toEqual([['svc/volumes/data/h', 'content']]);
   });
 
+  it('lists every created entry with its destination, type and size, in the plan as read and as serialised', () => {
+    // The create list is made from the state when read (it is every entry of a restore into an empty folder).
+    const state = [root, wanted('svc/volumes/data/f', 'file', { size: 25 }), wanted('svc/volumes/data/l', 'symlink', { link: 'f' })];
+    const result = plan(state, [], { exists: false });
+    const expected = [
+      { path: 'svc/volumes/data', destination: '/p/data', type: 'dir', size: 0 },
+      { path: 'svc/volumes/data/f', destination: '/p/data/f', type: 'file', size: 25 },
+      { path: 'svc/volumes/data/l', destination: '/p/data/l', type: 'symlink', size: 0 },
+    ];
+    expect(result.services[0]!.create).toEqual(expected);
+    expect((JSON.parse(JSON.stringify(result)) as typeof result).services[0]!.create).toEqual(expected);
+    expect(result.totals.create).toBe(3);
+  });
+
   it('creates what is missing, deletes what the backup did not have, and counts what is kept', () => {
     const state = [root, wanted('svc/volumes/data/new', 'file', { size: 25 }), wanted('svc/volumes/data/dir', 'dir')];
     const disk = [rootOnDisk, found('svc/volumes/data/gone', 'dir'), found('svc/volumes/data/gone/x', 'file', { size: 3 })];
