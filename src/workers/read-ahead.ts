@@ -15,6 +15,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { FILES_READ, PACKER_AT, type ReadAheadBatch, type ReadAheadData } from './read-ahead-protocol.js';
 
 const CHUNK = 256 * 1024;
+/** A path may have become something else since the scan: a FIFO must not block the reader, nor a link lead it
+ *  elsewhere. */
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
 
 const { progress: shared } = workerData as ReadAheadData;
 const progress = new Int32Array(shared);
@@ -48,7 +51,7 @@ function readWaiting(): void {
 function readThrough(file: string, n: number): boolean {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, OPEN_FLAGS);
   } catch {
     return false;
   }
