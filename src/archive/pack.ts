@@ -69,11 +69,18 @@ function unchangedSince(entry: PackEntry, after: fs.Stats): boolean {
   return after.size === entry.size && after.mtimeMs === entry.mtimeMs && after.ctimeMs === entry.ctimeMs && after.ino === entry.ino;
 }
 
+/**
+ * The path was a regular file at the scan, but may be something else by now: a FIFO must not block the backup
+ * (non-blocking, its read ends at once and it is reported as changed), nor a symlink lead it to another file (not
+ * followed: reported as unreadable).
+ */
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
+
 /** Reads a file into the archive. Returns undefined when the file could not be opened. */
 async function packFile(out: TarStreamWriter, entry: PackEntry, hooks: PackHooks): Promise<ManifestEntry | undefined> {
   let fd: number;
   try {
-    fd = fs.openSync(entry.absolute, 'r');
+    fd = fs.openSync(entry.absolute, OPEN_FLAGS);
   } catch (error) {
     hooks.onUnreadable?.(entry.absolute, (error as Error).message);
     return undefined;

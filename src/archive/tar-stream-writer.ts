@@ -12,6 +12,16 @@ import { BLOCK, encodeHeader, type TarEntryHeader } from './tar-header.js';
 
 export const TAR_BLOCK_SIZE = 1 << 20;
 
+/** A read, where nothing to read now (a file that has become a FIFO, opened non-blocking) counts as its end. */
+function readOrNothing(fd: number, into: Buffer, offset: number, length: number): number {
+  try {
+    return fs.readSync(fd, into, offset, length, null);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+    throw error;
+  }
+}
+
 export class TarStreamWriter extends Readable {
   readonly #blockSize: number;
   readonly #pool: BlockPool | undefined;
@@ -65,7 +75,7 @@ export class TarStreamWriter extends Readable {
       const want = Math.min(remaining, this.#blockSize - this.#used);
       let got = 0;
       while (!ended && got < want) {
-        const n = fs.readSync(fd, this.#block, this.#used + got, want - got, null);
+        const n = readOrNothing(fd, this.#block, this.#used + got, want - got);
         if (n === 0) ended = true;
         got += n;
       }
