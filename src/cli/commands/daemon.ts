@@ -14,8 +14,10 @@ it cleanly, listing nothing half-done) and exits 0. The README shows a systemd u
       const manager = await ctx.manager();
       const controller = new AbortController();
       const stop = () => controller.abort();
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      // `on`, not `once`: a second signal while stopping (a supervisor's, and the one a wrapper such as npx forwards)
+      // must not kill the daemon in the middle of its clean stop.
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
       try {
         // Event lines are the daemon's output: printed even with --quiet, never mixed with --json.
         await manager.runDaemon(controller.signal, { log: (line) => ctx.io.stdout.write(`${line}\n`) });
