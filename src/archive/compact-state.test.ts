@@ -1,45 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { seeded } from '../../test/helpers/random.js';
+import { chainEntry, chainManifest, randomChain } from '../../test/helpers/chains.js';
 import { isBackupError } from '../errors.js';
 import { CompactState } from './compact-state.js';
-import { FORMAT_VERSION, MANIFEST_FORMAT, type EntryType, type Manifest, type ManifestEntry } from './manifest.js';
+import type { ManifestEntry } from './manifest.js';
 import { foldChain } from './state.js';
-
-function entry(path: string, type: EntryType, n: number): ManifestEntry {
-  return {
-    path,
-    type,
-    mode: 0o644 + (n % 3),
-    uid: 1000 + (n % 2),
-    gid: 4_000_000_000 + (n % 5),
-    mtimeMs: 1_700_000_000_000 + n + 0.123456,
-    size: type === 'file' ? n * 4096 + 2 ** 40 : 0,
-    dev: 2049,
-    ino: 2 ** 40 + n,
-    ctimeMs: 1_700_000_000_500 + n + 0.5,
-    ...(type === 'file' && { sha256: n.toString(16).padStart(64, '0') }),
-    ...(type === 'symlink' && { link: `target-${n}/é` }),
-    ...(type === 'hardlink' && { link: `svc/config/c/f${n}` }),
-  };
-}
-
-function manifest(id: string, parent: string | undefined, entries: ManifestEntry[], deleted: string[] = []): Manifest {
-  return {
-    format: MANIFEST_FORMAT,
-    formatVersion: FORMAT_VERSION,
-    toolVersion: 'test',
-    id,
-    type: parent ? 'incremental' : 'full',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    ...(parent && { parent }),
-    platform: { name: 'p', root: '/p' },
-    services: ['svc'],
-    parts: { config: true, volumes: true, logs: false, platformConfig: false },
-    roots: [],
-    entries,
-    deleted,
-  };
-}
 
 /** What a state says of each path, in its order: the same shape for a CompactState and foldChain's Map. */
 function rows(state: CompactState): unknown[] {
@@ -62,30 +26,10 @@ function rowsOf(entries: Iterable<ManifestEntry>): unknown[] {
   }));
 }
 
-/** A full backup and `steps` incrementals over random changes: modified, new, deleted, and deleted then re-added paths. */
-function randomChain(seed: number, steps: number): Manifest[] {
-  const random = seeded(seed);
-  const types: EntryType[] = ['file', 'file', 'file', 'dir', 'symlink', 'hardlink'];
-  let n = 0;
-  const next = (path: string) => entry(path, types[Math.floor(random() * types.length)]!, n++);
-  let live = Array.from({ length: 200 }, (_, i) => `svc/volumes/data/f${i}`);
-  const chain = [manifest('b0', undefined, live.map(next))];
-  for (let step = 1; step <= steps; step++) {
-    const changed = live.filter(() => random() < 0.05).map(next);
-    const deleted = live.filter(() => random() < 0.03);
-    const readded = deleted.filter(() => random() < 0.3).map(next);
-    const added = Array.from({ length: 5 }, (_, i) => next(`svc/volumes/data/s${step}-${i}`));
-    const entries = [...changed.filter((e) => !deleted.includes(e.path)), ...readded, ...added];
-    chain.push(manifest(`b${step}`, `b${step - 1}`, entries, deleted));
-    live = [...live.filter((p) => !deleted.includes(p) || readded.some((e) => e.path === p)), ...added.map((e) => e.path)];
-  }
-  return chain;
-}
-
 describe('CompactState', () => {
   it('folds a chain exactly as foldChain does: same paths, same order, same facts', () => {
     for (const seed of [1, 2, 3]) {
-      const chain = randomChain(seed, 6);
+      const chain = randomChain(seed, 6, { size: 200 });
       let state: CompactState | undefined;
       chain.forEach((m, i) => (state = CompactState.fold(state, chain[i - 1]?.id, m)));
       const folded = foldChain(structuredClone(chain));
@@ -94,28 +38,28 @@ describe('CompactState', () => {
   });
 
   it('builds a chain\'s first state entry by entry as foldChain folds it, a path given twice included', () => {
-    const [first] = randomChain(8, 0);
+    const [first] = randomChain(8, 0, { size: 200 });
     const twice = { ...first!, entries: [...first!.entries, { ...first!.entries[3]!, size: 5, sha256: undefined, link: 'x' }] };
     const builder = CompactState.builder();
     for (const entry of twice.entries) builder.add(entry);
     expect(rows(builder.finish(twice))).toEqual(rowsOf(foldChain([structuredClone(twice)]).values()));
     expect(() => CompactState.builder().finish({ ...twice, parent: 'b0' })).toThrow(/does not continue the chain/);
     // Past its first columns' room.
-    const many = Array.from({ length: 3000 }, (_, i) => entry(`svc/volumes/data/m${i}`, i % 7 === 0 ? 'symlink' : 'file', i));
+    const many = Array.from({ length: 3000 }, (_, i) => chainEntry(`svc/volumes/data/m${i}`, i % 7 === 0 ? 'symlink' : 'file', i));
     const grown = CompactState.builder();
     for (const e of many) grown.add(e);
-    expect(rows(grown.finish(manifest('m', undefined, [])))).toEqual(rows(CompactState.of(many)));
+    expect(rows(grown.finish(chainManifest('m', undefined, [])))).toEqual(rows(CompactState.of(many)));
   });
 
   it('refuses a manifest that does not continue the chain, as foldChain does', () => {
-    const [b0, b1] = randomChain(4, 1);
+    const [b0, b1] = randomChain(4, 1, { size: 200 });
     const state = CompactState.fold(undefined, undefined, b0!);
     expect(() => CompactState.fold(state, 'other', b1!)).toThrow(/does not continue the chain/);
     expect(() => CompactState.fold(undefined, undefined, b1!)).toThrow(/does not continue the chain/);
   });
 
   it('survives its binary form: facts, links (unicode too), SHA-256 and identity', () => {
-    const state = CompactState.fold(undefined, undefined, randomChain(5, 0)[0]!);
+    const state = CompactState.fold(undefined, undefined, randomChain(5, 0, { size: 200 })[0]!);
     const identity = { id: 'b0', manifestSha256: 'f'.repeat(64) };
     const decoded = CompactState.decode(state.encode(identity), 'test');
     expect(decoded.identity).toEqual(identity);
@@ -124,13 +68,13 @@ describe('CompactState', () => {
   });
 
   it('keeps a SHA-256 only when it is one', () => {
-    const [a, b, c] = ['x', 'y', 'z'].map((name, i) => entry(`svc/config/c/${name}`, 'file', i));
+    const [a, b, c] = ['x', 'y', 'z'].map((name, i) => chainEntry(`svc/config/c/${name}`, 'file', i));
     const state = CompactState.of([a!, { ...b!, sha256: `${'0'.repeat(62)}zz` }, { ...c!, sha256: 'abc' }]);
     expect([0, 1, 2].map((i) => state.sha256(i))).toEqual([a!.sha256, undefined, undefined]);
   });
 
   it('reads its binary form at any byte alignment, and an empty state', () => {
-    const state = CompactState.of(randomChain(6, 0)[0]!.entries.slice(0, 10));
+    const state = CompactState.of(randomChain(6, 0, { size: 200 })[0]!.entries.slice(0, 10));
     const data = state.encode({ id: 'b0', manifestSha256: 'x' });
     const shifted = Buffer.alloc(data.length + 3).subarray(3);
     data.copy(shifted);
@@ -139,7 +83,7 @@ describe('CompactState', () => {
   });
 
   it('refuses a damaged binary form (flipped byte, truncated, not one) with an INTEGRITY error', () => {
-    const data = CompactState.of(randomChain(7, 0)[0]!.entries).encode({ id: 'b0', manifestSha256: 'x' });
+    const data = CompactState.of(randomChain(7, 0, { size: 200 })[0]!.entries).encode({ id: 'b0', manifestSha256: 'x' });
     const flipped = Buffer.from(data);
     flipped[Math.floor(data.length / 2)]! ^= 1;
     for (const bad of [flipped, data.subarray(0, data.length - 1), Buffer.from('{"not":"a state"}'), Buffer.alloc(0)]) {

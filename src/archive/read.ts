@@ -61,6 +61,19 @@ function tooLarge(limit: number): BackupError {
   return new BackupError('UNSAFE_ARCHIVE', `an archive entry is larger than the ${limit} bytes allowed`);
 }
 
+/** `sink`, refusing the entry once it is over `limit` bytes. */
+function limited(limit: number, sink: EntrySink): EntrySink {
+  let size = 0;
+  return {
+    data(chunk) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge(limit);
+      return sink.data(chunk);
+    },
+    end: () => sink.end(),
+  };
+}
+
 /**
  * Hashes an entry (the manifest) as it streams past, up to `limit` bytes: collected, its chunks are views that keep
  * the decompressor's 1 MiB output buffers alive, and with their concatenation 40 MB for 77k entries, at a restore's
@@ -68,33 +81,13 @@ function tooLarge(limit: number): BackupError {
  */
 function hashingSink(limit: number, done: (sha256: string) => void): EntrySink {
   const hash = createHash('sha256');
-  let size = 0;
-  return {
-    data(chunk) {
-      size += chunk.length;
-      if (size > limit) throw tooLarge(limit);
-      hash.update(chunk);
-    },
-    end() {
-      done(hash.digest('hex'));
-    },
-  };
+  return limited(limit, { data: (chunk) => void hash.update(chunk), end: () => done(hash.digest('hex')) });
 }
 
 /** Collects an entry (the manifest) into memory, up to `limit` bytes, and hands it over at its end. */
 function collectingSink(limit: number, done: (data: Buffer) => void): EntrySink {
   const chunks: Buffer[] = [];
-  let size = 0;
-  return {
-    data(chunk) {
-      size += chunk.length;
-      if (size > limit) throw tooLarge(limit);
-      chunks.push(chunk);
-    },
-    end() {
-      done(Buffer.concat(chunks));
-    },
-  };
+  return limited(limit, { data: (chunk) => void chunks.push(chunk), end: () => done(Buffer.concat(chunks)) });
 }
 
 function missingArchive(record: BackupRecord, storage: ArchiveStorage): BackupError {

@@ -309,7 +309,6 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       await packEntries(pack, readAhead ? readAhead.through(list) : list, packHooks(service?.name), options.signal);
       if (service) await runPostHook(service);
     }
-    await readAhead?.close();
     if (unreadable.length > 0 && !options.skipUnreadable) {
       throw new BackupError(
         'UNREADABLE_FILES',
