@@ -172,13 +172,20 @@ function progress(msg: string): void {
 }
 
 /** Runs every side `runs` times, interleaved (ours, tar, ..., ours, tar, ...) so drift affects them alike. */
-async function measureSides(op: string, runs: number, sides: Side[], scratch: string, timeoutMs: number): Promise<void> {
+/**
+ * Runs every side `runs` times, interleaved. `warm`, when given, runs untimed before each timed run: it reads what the
+ * run will read (the data for a backup, the archives for a restore), so every run of either tool starts from the
+ * same page cache. This VM's kernel pages out data left untouched for a minute (DAMON reclaim), so without it
+ * whichever run came after a long pause read from disk and the others did not.
+ */
+async function measureSides(op: string, runs: number, sides: Side[], scratch: string, timeoutMs: number, warm?: () => void): Promise<void> {
   for (let run = 0; run < runs; run++) {
     for (const side of sides) {
       const c = side.cell;
       if (c.error !== null || c.skipped !== null) continue;
       try {
         side.prepare?.(run);
+        warm?.();
         // Flush dirty pages first, so one run's writeback is not paid by the next (restores vary a lot otherwise).
         execFileSync('sync');
         const res = await runMeasured({ timeoutMs, ...side.spec(run) }, scratch);
@@ -467,8 +474,11 @@ async function main(): Promise<void> {
   const tarDir = join(work, 'tar');
   const restoreDir = opts.restoreDir !== null ? mkdtempSync(join(opts.restoreDir, 'mcp-bench-restore-')) : join(work, 'restore');
   for (const d of [scratch, tarDir, restoreDir]) mkdirSync(d, { recursive: true });
+  // Untimed reads before each timed run (measureSides): of the data for backups, of the archives for restores.
+  const warmData = (): void => void sh('sh', ['-c', 'tar -C "$1" -cf - services | cat > /dev/null', 'sh', P]);
+  const warmFiles = (...paths: string[]) => (): void => void sh('sh', ['-c', 'find "$@" -type f -exec cat {} + > /dev/null', 'sh', ...paths]);
   progress('warm-up: reading all the data once, untimed (the page cache is not dropped)');
-  sh('sh', ['-c', 'tar -C "$1" -cf - services | cat > /dev/null', 'sh', P]);
+  warmData();
   const s0 = countTree(join(P, 'services'));
 
   const backupDir = join(P, 'backup');
@@ -626,7 +636,7 @@ async function main(): Promise<void> {
       row.extras.push(side.cell);
       sides.push(side);
     }
-    await measureSides('full', runs, sides, scratch, opts.timeoutMs);
+    await measureSides('full', runs, sides, scratch, opts.timeoutMs, warmData);
     if (row.ours.runs.length > 0 && lastId !== null && row.ours.error === null) {
       baseId = lastId;
       snapshotDir(backupDir, baseSnap);
@@ -678,7 +688,7 @@ async function main(): Promise<void> {
     await measureSides('verify', runs, [
       { cell: row.ours, spec: () => ours(['verify', baseId ?? '']) },
       { cell: row.baseline as Cell, spec: () => ({ cmd: 'tar', args: ['-tzf', tarFull] }) },
-    ], scratch, opts.timeoutMs);
+    ], scratch, opts.timeoutMs, warmFiles(join(backupDir, 'archives'), tarFull));
     rows.push(row);
   }
 
@@ -713,7 +723,7 @@ async function main(): Promise<void> {
         },
         cleanup: (run) => rmSync(target('tar', run), { recursive: true, force: true }),
       },
-    ], scratch, opts.timeoutMs);
+    ], scratch, opts.timeoutMs, warmFiles(join(backupDir, 'archives'), tarFull));
     rows.push(row);
   }
 
@@ -756,7 +766,7 @@ async function main(): Promise<void> {
       row.extras.push(side.cell);
       sides.push(side);
     }
-    await measureSides(op, runs, sides, scratch, opts.timeoutMs);
+    await measureSides(op, runs, sides, scratch, opts.timeoutMs, warmData);
     if (op === 'inc-1pct' && row.baseline?.runs.length) {
       copyFileSync(out, tarChain.level1);
       copyFileSync(snar, tarChain.snar1);
@@ -843,7 +853,8 @@ async function main(): Promise<void> {
         },
         cleanup: (run) => rmSync(target('tar', run), { recursive: true, force: true }),
       },
-    ], scratch, opts.timeoutMs);
+    ], scratch, opts.timeoutMs,
+      warmFiles(join(backupDir, 'archives'), tarChain.level0, tarChain.level1, tarChain.level2));
     rows.push(row);
   }
 
@@ -870,9 +881,12 @@ async function main(): Promise<void> {
         row.ours.skipped = `could not build the index: ${firstLine(e)}`;
       }
     }
+    const listArgs = ['backup', '--platform', LP, '--no-progress', '--quiet', 'list', '--json'];
+    // The warm-up is one untimed run of the same command: it reads the index, the CLI and node itself.
+    const warmList = (): void => void execFileSync(CLI, listArgs, { cwd: work, stdio: 'ignore' });
     await measureSides('list', runs, [{
       cell: row.ours,
-      spec: () => ({ cmd: CLI, args: ['backup', '--platform', LP, '--no-progress', '--quiet', 'list', '--json'], cwd: work }),
+      spec: () => ({ cmd: CLI, args: listArgs, cwd: work }),
       after: (res, run) => {
         if (run === 0) {
           const n = countListed(res.stdout);
@@ -880,7 +894,7 @@ async function main(): Promise<void> {
         }
         return fileSize(join(LP, 'backup', 'metadata.json'));
       },
-    }], scratch, opts.timeoutMs);
+    }], scratch, opts.timeoutMs, warmList);
     row.notes.push('size column: the metadata.json listed');
     rows.push(row);
   }
@@ -903,7 +917,7 @@ async function main(): Promise<void> {
       `${d.symlinks} symlinks, ${mib(d.bytes)}${dataset.reused ? ' (cached)' : ''}`,
     `runs: ${runs} per operation and tool, interleaved; times are wall-clock medians (min-max) in seconds; ratio = ours / baseline`,
     `gzip level ${LEVEL} for both; peak = max over runs of the summed RSS of the whole process tree, sampled every 50 ms`,
-    `page cache: not dropped (one untimed warm-up read of the data first)`,
+    `page cache: not dropped; before every timed run, an untimed read of what it reads (the data, or the archives)`,
     ...(extraTools.length === 0 ? ['restic, borg: not installed (no extra columns)'] : []),
     '',
     text,
@@ -922,7 +936,7 @@ async function main(): Promise<void> {
     settings: {
       runs, compressionLevel: LEVEL, only: [...opts.only],
       peakMemory: 'max over runs of the sum of RSS (/proc/<pid>/statm) of every process in the command\'s tree, sampled every 50 ms, and at least GNU time\'s maximum resident set size',
-      pageCache: 'not dropped; one untimed warm-up read of the data before timing',
+      pageCache: 'not dropped; before every timed run, an untimed read of what it reads (the data for backups, the archives for restores and verify)',
     },
     mutations,
     rows,
