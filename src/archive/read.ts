@@ -8,7 +8,7 @@ import { PassThrough, Readable, Writable, pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { BackupError, errnoCode } from '../errors.js';
+import { BackupError, errnoCode, isBackupError } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import { createDecryptStream, decryptBuffer, keyRequired, type DecryptionKey } from '../crypto/index.js';
@@ -96,6 +96,22 @@ function missingArchive(record: BackupRecord, storage: ArchiveStorage): BackupEr
     `archive ${record.archive} of backup ${record.id} is missing from ${storage.description}: restore the file, or remove the backup with \`mcp backup delete ${record.id}\``,
     { id: record.id },
   );
+}
+
+/**
+ * The SHA-256 (hex) of an archive's stored bytes, to compare with its record's. Throws when the file cannot be read
+ * (a missing file says so): a read that failed says nothing about whether the bytes changed.
+ */
+export async function storedChecksum(storage: ArchiveStorage, record: BackupRecord): Promise<string> {
+  try {
+    const hash = createHash('sha256');
+    for await (const chunk of await storage.open(record.archive)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } catch (error) {
+    if (isBackupError(error)) throw error;
+    if (errnoCode(error) === 'ENOENT') throw missingArchive(record, storage);
+    throw new BackupError('IO', `cannot read archive ${record.archive} of backup ${record.id}: ${(error as Error).message}`, { id: record.id }, { cause: error });
+  }
 }
 
 /**

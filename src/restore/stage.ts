@@ -15,12 +15,11 @@
  * and no destination has a `.` or `..` segment that could lead it out of its staging root. Entries the backup never
  * covered are carried in from the live tree later (`carryKept`), right before the swap, once the service is stopped.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FoldedState } from '../archive/folded-state.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
-import { readArchive, type EntrySink, type TarHeader } from '../archive/read.js';
+import { readArchive, storedChecksum, type EntrySink, type TarHeader } from '../archive/read.js';
 import type { BackupState, StateEntry } from '../archive/state.js';
 import type { OperationObserver } from '../backup/progress.js';
 import type { DecryptionKey } from '../crypto/index.js';
@@ -76,16 +75,6 @@ interface Wanted {
 
 function toSeconds(ms: number): number {
   return ms / 1000;
-}
-
-async function checksumOf(storage: ArchiveStorage, record: BackupRecord): Promise<string | undefined> {
-  try {
-    const hash = createHash('sha256');
-    for await (const chunk of await storage.open(record.archive)) hash.update(chunk as Buffer);
-    return hash.digest('hex');
-  } catch {
-    return undefined;
-  }
 }
 
 function integrity(message: string, details: Record<string, unknown> = {}): BackupError {
@@ -183,7 +172,7 @@ export async function stageRoots(
       const expected = filesIn.get(record.id);
       if (expected === undefined) {
         // Nothing needed from it; it is still part of what the restore stands on.
-        if ((await checksumOf(storage, record)) !== record.sha256) {
+        if ((await storedChecksum(storage, record)) !== record.sha256) {
           throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index`, { id: record.id });
         }
         continue;
@@ -307,8 +296,10 @@ async function stageArchive(
     }
   } catch (error) {
     if (options.signal?.aborted) throw error;
-    // Say what the user acts on: a changed archive, rather than the first oddity its changed bytes caused.
-    if ((await checksumOf(storage, record)) !== record.sha256) {
+    // Say what the user acts on: a changed archive, rather than the first oddity its changed bytes caused. An archive
+    // that cannot be read again (the error may be why: no descriptors left, an I/O error) is not called changed.
+    const stored = await storedChecksum(storage, record).catch(() => undefined);
+    if (stored !== undefined && stored !== record.sha256) {
       throw integrity(`archive ${record.archive} of backup ${record.id} does not match its SHA-256 in the index: it was changed or damaged`, { id: record.id });
     }
     throw error;

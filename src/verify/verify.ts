@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { BackupError } from '../errors.js';
 import { isKeyFailure, type DecryptionKey } from '../crypto/index.js';
-import { readArchive, readManifestCopyWithDigest } from '../archive/read.js';
+import { readArchive, readManifestCopyWithDigest, storedChecksum } from '../archive/read.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import type { BackupState } from '../archive/state.js';
 import { checkManifestEntries, checkManifestRoots, checkState } from '../restore/safety.js';
@@ -33,16 +33,6 @@ interface SeenEntry {
 }
 
 const TAR_TYPES: Record<ManifestEntry['type'], string> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
-
-async function storedChecksum(storage: ArchiveStorage, record: BackupRecord): Promise<string | undefined> {
-  try {
-    const hash = createHash('sha256');
-    for await (const chunk of await storage.open(record.archive)) hash.update(chunk as Buffer);
-    return hash.digest('hex');
-  } catch {
-    return undefined;
-  }
-}
 
 /** Entries whose content or metadata this backup's archive must hold (an incremental holds only what changed). */
 function storedHere(manifest: Manifest): ManifestEntry[] {
@@ -145,7 +135,11 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
 
   if (record.encryption.mode !== 'none' && !options.key) {
     // Integrity without the key: the SHA-256 of the encrypted file. The content needs the key.
-    if ((await storedChecksum(storage, record)) !== record.sha256) problems.push(`archive ${record.archive} does not match its SHA-256 in the index`);
+    try {
+      if ((await storedChecksum(storage, record)) !== record.sha256) problems.push(`archive ${record.archive} does not match its SHA-256 in the index`);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
     return { id: record.id, ok: problems.length === 0, problems, checkedEntries, checkedBytes, contentChecked: false };
   }
 
@@ -217,7 +211,8 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
   } catch (error) {
     if (!(error instanceof BackupError)) throw error;
     // The stream stopped early; say whether the stored bytes themselves changed, which is what the user acts on.
-    const damaged = (await storedChecksum(storage, record)) !== record.sha256;
+    const stored = await storedChecksum(storage, record).catch(() => undefined);
+    const damaged = stored !== undefined && stored !== record.sha256;
     // A wrong key is the caller's mistake, not damage: fail the command rather than call the backup broken. But a
     // damaged recipient stanza also reads as "no identity matches": when the bytes changed, it is damage.
     if (isKeyFailure(error) && !damaged) throw error;
