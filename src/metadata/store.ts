@@ -84,15 +84,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+function isPlainName(value: unknown): boolean {
+  return typeof value === 'string' && PLAIN_NAME.test(value);
+}
+
 /** What is wrong with a record that has every required field, or undefined. */
 function recordProblem(r: Record<string, unknown>): string | undefined {
-  const name = (value: unknown) => typeof value === 'string' && PLAIN_NAME.test(value);
-  if (!name(r.id)) return 'its id is not a backup id';
+  if (!isPlainName(r.id)) return 'its id is not a backup id';
   if (Number.isNaN(Date.parse(r.createdAt as string))) return 'its createdAt is not a date';
-  if (!(r.services as unknown[]).every(name)) return 'its services are not a list of service names';
-  if (!name(r.archive)) return 'its archive is not a file name inside archives/';
-  if (!name(r.manifest)) return 'its manifest is not a file name inside archives/';
-  if (r.parent !== undefined && !name(r.parent)) return 'its parent is not a backup id';
+  if (!(r.services as unknown[]).every(isPlainName)) return 'its services are not a list of service names';
+  if (!isPlainName(r.archive)) return 'its archive is not a file name inside archives/';
+  if (!isPlainName(r.manifest)) return 'its manifest is not a file name inside archives/';
+  if (r.parent !== undefined && !isPlainName(r.parent)) return 'its parent is not a backup id';
   if (r.parent === r.id) return 'it is its own parent';
   for (const key of COUNTS) {
     const n = r[key];
