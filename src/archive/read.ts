@@ -4,7 +4,7 @@
  * so both check the same things the same way. The manifest copy beside the archive is read here too, with its
  * checksum checked.
  */
-import { PassThrough, Readable, Writable, pipeline } from 'node:stream';
+import { PassThrough, Readable, Writable, pipeline, type Transform } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
@@ -85,7 +85,8 @@ function hashingSink(limit: number, done: (sha256: string) => void): EntrySink {
 }
 
 /** Collects an entry (the manifest) into memory, up to `limit` bytes, and hands it over at its end. */
-function collectingSink(limit: number, done: (data: Buffer) => void): EntrySink {
+/** Collects an entry's content, up to `limit` bytes (refusing more), and hands it to `done` at its end. */
+export function collectingSink(limit: number, done: (data: Buffer) => void): EntrySink {
   const chunks: Buffer[] = [];
   return limited(limit, { data: (chunk) => void chunks.push(chunk), end: () => done(Buffer.concat(chunks)) });
 }
@@ -96,6 +97,43 @@ function missingArchive(record: BackupRecord, storage: ArchiveStorage): BackupEr
     `archive ${record.archive} of backup ${record.id} is missing from ${storage.description}: restore the file, or remove the backup with \`mcp backup delete ${record.id}\``,
     { id: record.id },
   );
+}
+
+/**
+ * Streams an archive's stored bytes through SHA-256, then `decrypt` (if any), gunzip (if `gzip`) and the tar reader,
+ * which hands each entry to `handler`; returns the stored bytes' checksum and size. What the handler's sinks refuse
+ * comes as a BackupError and is thrown as it is; anything else means the stored bytes do not read, and is thrown as
+ * `cannotRead(its message)`.
+ */
+export async function readTarStream(
+  source: Readable,
+  stages: { decrypt?: Transform | undefined; gzip: boolean },
+  handler: TarEntryHandler,
+  options: { signal?: AbortSignal | undefined; cannotRead: (message: string) => BackupError },
+): Promise<{ sha256: string; bytes: number }> {
+  const digest = new DigestStream();
+  const decompress = stages.gzip ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
+  const reader = new TarReader(handler);
+  const extract = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      reader.write(chunk).then(() => callback(), callback);
+    },
+    final(callback) {
+      try {
+        reader.end();
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+  });
+  try {
+    await pipelineAsync([source, digest, stages.decrypt ?? new PassThrough(), decompress, extract], { signal: options.signal });
+  } catch (error) {
+    if (error instanceof BackupError || options.signal?.aborted) throw error;
+    throw options.cannotRead((error as Error).message);
+  }
+  return { sha256: digest.digest(), bytes: digest.bytes };
 }
 
 /**
@@ -129,47 +167,26 @@ export async function readArchive(storage: ArchiveStorage, record: BackupRecord,
     if (errnoCode(error) === 'ENOENT') throw missingArchive(record, storage);
     throw error;
   }
-  const digest = new DigestStream();
-  // Decrypted bytes are untrusted until the whole stream authenticated: callers stage, and use them only after this
-  // function resolved.
-  const decrypt = encryption !== 'none' ? createDecryptStream(key!, { subject: `archive ${record.archive}` }) : new PassThrough();
-  const decompress = record.compression.algorithm === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
   let manifest: Manifest | undefined;
   let manifestSha256: string | undefined;
-  const reader = new TarReader((header) => {
+  const handler: TarEntryHandler = (header) => {
     if (header.name === MANIFEST_ARCHIVE_PATH) {
       if (options.parseManifest === false) return hashingSink(MAX_MANIFEST_BYTES, (sha256) => (manifestSha256 = sha256));
       return collectingSink(MAX_MANIFEST_BYTES, (data) => {
         manifestSha256 = createHash('sha256').update(data).digest('hex');
-        if (options.parseManifest !== false) manifest = parseManifest(data, `archive ${record.archive}`);
+        manifest = parseManifest(data, `archive ${record.archive}`);
       });
     }
     return onEntry(header);
+  };
+  // Decrypted bytes are untrusted until the whole stream authenticated: callers stage, and use them only after this
+  // function resolved.
+  const decrypt = encryption !== 'none' ? createDecryptStream(key!, { subject: `archive ${record.archive}` }) : undefined;
+  const stored = await readTarStream(source, { decrypt, gzip: record.compression.algorithm === 'gzip' }, handler, {
+    signal,
+    cannotRead: (message) => new BackupError('INTEGRITY', `archive ${record.archive} of backup ${record.id} cannot be read: ${message}`, { id: record.id }),
   });
-  const extract = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      reader.write(chunk).then(() => callback(), callback);
-    },
-    final(callback) {
-      try {
-        reader.end();
-        callback();
-      } catch (error) {
-        callback(error as Error);
-      }
-    },
-  });
-  try {
-    await pipelineAsync([source, digest, decrypt, decompress, extract], { signal });
-  } catch (error) {
-    // What the handlers refuse comes as a BackupError; anything else means the stored bytes do not read.
-    if (error instanceof BackupError) throw error;
-    if (signal?.aborted) throw error;
-    throw new BackupError('INTEGRITY', `archive ${record.archive} of backup ${record.id} cannot be read: ${(error as Error).message}`, {
-      id: record.id,
-    });
-  }
-  return { sha256: digest.digest(), bytes: digest.bytes, ...(manifest && { manifest }), ...(manifestSha256 && { manifestSha256 }) };
+  return { ...stored, ...(manifest && { manifest }), ...(manifestSha256 && { manifestSha256 }) };
 }
 
 /** The manifest copy beside the archive, checking its recorded checksum, and the SHA-256 of its plain bytes (to compare with the archive's own manifest). */

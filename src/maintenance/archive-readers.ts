@@ -13,16 +13,13 @@
  *   the archive disagree, and what a repaired copy holds, byte for byte.
  */
 import { createHash } from 'node:crypto';
-import { PassThrough, type Readable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import tarStream from 'tar-stream';
 import { BackupError, errnoCode } from '../errors.js';
-import { DigestStream } from '../archive/digest.js';
 import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest } from '../archive/manifest.js';
 import type { ManifestCache } from '../archive/manifest-cache.js';
-import { collect } from '../archive/read.js';
+import { collect, collectingSink, readTarStream } from '../archive/read.js';
 import { createDecryptStream, decryptBuffer, inspectAgeHeader, keyRequired, type DecryptionKey } from '../crypto/index.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
@@ -115,36 +112,14 @@ async function readToEnd(storage: ArchiveStorage, found: FoundArchive, decrypt: 
     if (errnoCode(error) === 'ENOENT') throw new BackupError('INTEGRITY', `archive ${found.name} is gone`);
     throw error;
   }
-  const digest = new DigestStream();
-  const decompress = found.compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
-  const extract = tarStream.extract();
   let manifestBytes: Buffer | undefined;
-  extract.on('entry', (header, stream, next) => {
-    if (header.name !== MANIFEST_ARCHIVE_PATH) {
-      stream.on('end', () => next());
-      stream.resume();
-      return;
-    }
-    collect(stream as unknown as AsyncIterable<Buffer>, MAX_MANIFEST_BYTES).then(
-      (data) => {
-        manifestBytes = data;
-        next();
-      },
-      (error: unknown) => {
-        stream.resume();
-        extract.destroy(error as Error);
-      },
-    );
-  });
-  const stages = [source, digest, ...(decrypt ? [decrypt] : []), decompress, extract];
-  try {
-    await pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], { ...(signal && { signal }) });
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    if (error instanceof BackupError) throw error;
-    throw new BackupError('INTEGRITY', `archive ${found.name} cannot be read: ${(error as Error).message}`);
-  }
-  return { sha256: digest.digest(), bytes: digest.bytes, ...(manifestBytes && { manifestBytes }) };
+  const stored = await readTarStream(
+    source,
+    { decrypt, gzip: found.compression === 'gzip' },
+    (header) => (header.name === MANIFEST_ARCHIVE_PATH ? collectingSink(MAX_MANIFEST_BYTES, (data) => (manifestBytes = data)) : undefined),
+    { signal, cannotRead: (message) => new BackupError('INTEGRITY', `archive ${found.name} cannot be read: ${message}`) },
+  );
+  return { ...stored, ...(manifestBytes && { manifestBytes }) };
 }
 
 /** Archives written without encryption: `<id>.tar.gz` and `<id>.tar`. */
