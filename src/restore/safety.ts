@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { BackupError } from '../errors.js';
 import type { Manifest, ManifestEntry, ManifestRoot } from '../archive/manifest.js';
-import type { BackupState } from '../archive/state.js';
+import type { BackupState, StateEntry } from '../archive/state.js';
 
 const MAX_PATH_BYTES = 4096;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -131,11 +131,18 @@ export function checkManifestEntries(manifest: Manifest, where: string): void {
  */
 export function checkState(state: BackupState, roots: readonly ManifestRoot[], where: string): void {
   const rootOfPath = rootFinder(roots);
+  // Entries come folder by folder, so most share the previous entry's parent: looked up once, not once per entry
+  // (a compact state makes an object at each lookup).
+  let lastParent: { path: string; entry: StateEntry | undefined } | undefined;
+  const parentEntry = (path: string) => {
+    if (lastParent?.path !== path) lastParent = { path, entry: state.get(path) };
+    return lastParent.entry;
+  };
   for (const [p, entry] of state) {
     const root = rootOfPath(p);
     if (!root) throw unsafe(where, p, 'not under any root of the backup');
     if (p !== root.archiveRoot) {
-      const parent = state.get(parentOf(p));
+      const parent = parentEntry(parentOf(p));
       if (!parent) throw unsafe(where, p, `its folder ${parentOf(p)} is not in the backup`);
       if (parent.type === 'symlink') throw unsafe(where, p, `it would be written through the symlink ${parent.path}`);
       if (parent.type !== 'dir') throw unsafe(where, p, `its parent ${parent.path} is a ${parent.type}, not a folder`);
