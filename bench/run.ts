@@ -171,12 +171,12 @@ function progress(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-/** Runs every side `runs` times, interleaved (ours, tar, ..., ours, tar, ...) so drift affects them alike. */
 /**
- * Runs every side `runs` times, interleaved. `warm`, when given, runs untimed before each timed run: it reads what the
- * run will read (the data for a backup, the archives for a restore), so every run of either tool starts from the
- * same page cache. This VM's kernel pages out data left untouched for a minute (DAMON reclaim), so without it
- * whichever run came after a long pause read from disk and the others did not.
+ * Runs every side `runs` times, interleaved (ours, tar, ..., ours, tar, ...) so drift affects them alike. `warm`,
+ * when given, runs untimed before each timed run: it reads what the run will read (the data for a backup, the
+ * archives for a restore), so every run of either tool starts from the same page cache. This VM's kernel pages out
+ * data left untouched for a minute (DAMON reclaim), so without it whichever run came after a long pause read from
+ * disk and the others did not.
  */
 async function measureSides(op: string, runs: number, sides: Side[], scratch: string, timeoutMs: number, warm?: () => void): Promise<void> {
   for (let run = 0; run < runs; run++) {

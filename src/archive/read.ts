@@ -84,8 +84,7 @@ function hashingSink(limit: number, done: (sha256: string) => void): EntrySink {
   return limited(limit, { data: (chunk) => void hash.update(chunk), end: () => done(hash.digest('hex')) });
 }
 
-/** Collects an entry (the manifest) into memory, up to `limit` bytes, and hands it over at its end. */
-/** Collects an entry's content, up to `limit` bytes (refusing more), and hands it to `done` at its end. */
+/** Collects an entry (the manifest) into memory, up to `limit` bytes (refusing more), and hands it over at its end. */
 export function collectingSink(limit: number, done: (data: Buffer) => void): EntrySink {
   const chunks: Buffer[] = [];
   return limited(limit, { data: (chunk) => void chunks.push(chunk), end: () => done(Buffer.concat(chunks)) });
