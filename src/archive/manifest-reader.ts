@@ -11,6 +11,16 @@ import { parseManifest, type Manifest, type ManifestEntry } from './manifest.js'
 const ENTRIES_OPEN = '"entries":[';
 
 /**
+ * Hands a manifest read whole to `onEntry` as if it had streamed in: entry by entry, with the manifest's header, whose
+ * `entries` are left empty (so the entries are not held twice).
+ */
+export function handEntries(manifest: Manifest, onEntry: (entry: ManifestEntry, manifest: Manifest) => void): void {
+  const entries = manifest.entries;
+  manifest.entries = [];
+  for (const entry of entries) onEntry(entry, manifest);
+}
+
+/**
  * Parses the manifest streamed by `plain`; refuses more than `maxBytes` of it, and anything `parseManifest` would.
  * With `onEntry`, each entry is handed to it as it is read, with the manifest's header (its fields but `entries`, which
  * stays empty, so a fold can apply `deleted` first), and the manifest returned has no entries.
@@ -54,11 +64,7 @@ export async function readManifestStream(
   };
   const parseWhole = (data: Buffer) => {
     const manifest = parseManifest(data, where);
-    if (onEntry) {
-      const entries = manifest.entries;
-      manifest.entries = [];
-      for (const entry of entries) onEntry(entry, manifest);
-    }
+    if (onEntry) handEntries(manifest, onEntry);
     return manifest;
   };
 

@@ -14,7 +14,7 @@ import type { ArchiveStorage } from '../storage/storage.js';
 import { createDecryptStream, decryptBuffer, keyRequired, type DecryptionKey } from '../crypto/index.js';
 import { DigestStream } from './digest.js';
 import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest, type ManifestEntry } from './manifest.js';
-import { readManifestStream } from './manifest-reader.js';
+import { handEntries, readManifestStream } from './manifest-reader.js';
 import { TarReader, type EntrySink, type TarEntryHandler } from './tar-reader.js';
 
 export type { EntrySink, TarHeader } from './tar-reader.js';
@@ -260,9 +260,7 @@ export async function loadManifestWithDigest(
     }
     if (streamed) {
       streamed.restart();
-      const entries = manifest.entries;
-      manifest.entries = [];
-      for (const entry of entries) streamed.onEntry(entry, manifest);
+      handEntries(manifest, streamed.onEntry);
     }
     return { manifest, plainSha256: manifestSha256 };
   }

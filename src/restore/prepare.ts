@@ -7,6 +7,7 @@
 import { ManifestCache } from '../archive/manifest-cache.js';
 import { FoldedState } from '../archive/folded-state.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
+import { handEntries } from '../archive/manifest-reader.js';
 import { loadManifestWithDigest } from '../archive/read.js';
 import { checkContinues } from '../archive/state.js';
 import { chainOf } from '../backup-manager.js';
@@ -72,11 +73,7 @@ export async function prepare(platform: Platform, storage: ArchiveStorage, layou
     const cached = r.encryption.mode !== 'none' && !options.key ? await cache.get(r.id) : undefined;
     const loaded = cached ? undefined : await loadManifestWithDigest(storage, r, options.key, { onEntry, restart });
     const manifest = cached ?? loaded!.manifest;
-    if (cached) {
-      const entries = cached.entries;
-      cached.entries = [];
-      for (const entry of entries) onEntry(entry, cached);
-    }
+    if (cached) handEntries(cached, onEntry);
     digests.push(loaded?.plainSha256);
     if (manifest.id !== r.id) throw new BackupError('INTEGRITY', `the manifest of backup ${r.id} belongs to backup ${manifest.id}`, { id: r.id });
     checkDeletedPaths(manifest, where);
