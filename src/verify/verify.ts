@@ -6,10 +6,11 @@
 import { createHash } from 'node:crypto';
 import { BackupError } from '../errors.js';
 import { isKeyFailure, type DecryptionKey } from '../crypto/index.js';
+import { FoldedState } from '../archive/folded-state.js';
 import { readArchive, readManifestCopyWithDigest, storedChecksum } from '../archive/read.js';
 import type { Manifest, ManifestEntry } from '../archive/manifest.js';
 import type { BackupState } from '../archive/state.js';
-import { checkManifestEntries, checkManifestRoots, checkState } from '../restore/safety.js';
+import { checkDeletedPaths, checkManifestEntries, checkManifestEntry, checkManifestRoots, checkState } from '../restore/safety.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
 import type { OperationObserver } from '../backup/progress.js';
@@ -39,7 +40,7 @@ function storedHere(manifest: Manifest): ManifestEntry[] {
   return manifest.entries.filter((e) => e.storedIn === undefined);
 }
 
-function checkEntry(entry: ManifestEntry, found: SeenEntry, problems: string[]): void {
+function checkEntry(entry: Pick<ManifestEntry, 'path' | 'type' | 'size' | 'sha256' | 'link'>, found: SeenEntry, problems: string[]): void {
   if (found.type !== TAR_TYPES[entry.type]) {
     problems.push(`${entry.path}: archive holds a ${found.type}, manifest says ${entry.type}`);
   } else if (entry.type === 'file' && (found.size !== entry.size || found.sha256 !== entry.sha256)) {
@@ -65,6 +66,12 @@ export function compareWithManifest(manifest: Manifest, seen: Map<string, SeenEn
   return checked;
 }
 
+/** A refusal of restore's checks (src/restore/safety.ts) as verify reports it. */
+function refusal(error: unknown): string {
+  if (!(error instanceof BackupError)) throw error;
+  return error.message.replace(/; nothing was restored$/, '');
+}
+
 /**
  * What a restore would refuse in this manifest (src/restore/safety.ts: unsafe paths, roots, parents and links), so
  * that verify, which tells whether a backup can be restored, reports it as broken too. For an incremental, whose
@@ -81,9 +88,52 @@ function safetyProblems(manifest: Manifest, record: BackupRecord): string[] {
     }
     return [];
   } catch (error) {
-    if (!(error instanceof BackupError)) throw error;
-    return [error.message.replace(/; nothing was restored$/, '')];
+    return [refusal(error)];
   }
+}
+
+/**
+ * The manifest copy folded into a compact listing as it streams in (about 200 bytes an entry, where the manifest as
+ * objects, and a map of them, cost several times that), with the same checks as `safetyProblems`: the first refusal
+ * goes to `problems`, and the listing is still what the archive is checked against.
+ */
+async function readListing(
+  storage: ArchiveStorage,
+  record: BackupRecord,
+  key: DecryptionKey | undefined,
+  problems: string[],
+): Promise<{ listing: FoldedState; plainSha256: string }> {
+  const where = `backup ${record.id}`;
+  const listing = new FoldedState();
+  let refused: string | undefined;
+  const { manifest, plainSha256 } = await readManifestCopyWithDigest(storage, record, key, (entry, header) => {
+    if (listing.slots === 0) listing.begin({ id: header.id, deleted: [] });
+    if (refused === undefined) {
+      try {
+        checkManifestEntry(entry, where, (p) => listing.has(p));
+      } catch (error) {
+        refused = refusal(error);
+      }
+    }
+    try {
+      listing.add(entry);
+    } catch (error) {
+      // An entry of an unknown type: refused above, and never matched against the archive.
+      refused ??= refusal(error);
+    }
+  });
+  if (refused === undefined) {
+    try {
+      checkManifestRoots(manifest, where);
+      checkDeletedPaths(manifest, where);
+      if (manifest.parent === undefined) checkState(listing, manifest.roots, where);
+    } catch (error) {
+      refused = refusal(error);
+    }
+  }
+  if (refused !== undefined) problems.push(refused);
+  listing.trim();
+  return { listing, plainSha256 };
 }
 
 export interface VerifyOptions extends OperationObserver {
@@ -143,19 +193,17 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
     return { id: record.id, ok: problems.length === 0, problems, checkedEntries, checkedBytes, contentChecked: false };
   }
 
-  // With an intact manifest copy, each entry is checked as it streams past and nothing else is kept; without one,
-  // entries are collected and checked against the archive's own manifest at its end.
-  let copy: { expected: Map<string, ManifestEntry>; plainSha256: string } | undefined;
+  // With an intact manifest copy, each entry is checked against its listing as it streams past and nothing else is
+  // kept; without one, entries are collected and checked against the archive's own manifest at its end.
+  let copy: { listing: FoldedState; plainSha256: string; matched: Uint8Array } | undefined;
   try {
-    const read = await readManifestCopyWithDigest(storage, record, options.key);
-    problems.push(...safetyProblems(read.manifest, record));
-    copy = { expected: new Map(storedHere(read.manifest).map((e) => [e.path, e])), plainSha256: read.plainSha256 };
+    const read = await readListing(storage, record, options.key, problems);
+    copy = { ...read, matched: new Uint8Array(read.listing.slots) };
   } catch (error) {
     if (!(error instanceof BackupError) || isKeyFailure(error)) throw error;
     problems.push(error.message);
   }
   const seen = new Map<string, SeenEntry>();
-  const once = new Set<string>();
   let files = 0;
   try {
     const result = await readArchive(
@@ -170,8 +218,6 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
             size += chunk.length;
           },
           end() {
-            if (once.has(header.name)) problems.push(`${header.name}: appears twice in the archive`);
-            once.add(header.name);
             const found: SeenEntry = {
               type: String(header.type),
               size,
@@ -179,14 +225,20 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
               ...(header.linkname && { link: header.linkname }),
             };
             if (copy) {
-              const expected = copy.expected.get(header.name);
-              if (!expected) problems.push(`${header.name}: in the archive but not in the manifest`);
+              const { listing, matched } = copy;
+              const slot = listing.indexOf(header.name);
+              const expected = slot >= 0 ? listing.entryAt(slot) : undefined;
+              if (slot >= 0 && matched[slot] === 1) problems.push(`${header.name}: appears twice in the archive`);
+              else if (expected?.storedIn !== record.id) problems.push(`${header.name}: in the archive but not in the manifest`);
               else {
-                copy.expected.delete(header.name);
+                matched[slot] = 1;
                 checkedEntries++;
                 checkEntry(expected, found, problems);
               }
-            } else seen.set(header.name, found);
+            } else {
+              if (seen.has(header.name)) problems.push(`${header.name}: appears twice in the archive`);
+              seen.set(header.name, found);
+            }
             if (header.type === 'file') {
               files++;
               checkedBytes += size;
@@ -201,7 +253,10 @@ export async function verifyBackup(storage: ArchiveStorage, record: BackupRecord
     if (result.manifestSha256 === undefined) {
       problems.push(`archive ${record.archive} has no manifest`);
     } else if (copy) {
-      for (const path of copy.expected.keys()) problems.push(`${path}: in the manifest but not in the archive`);
+      const { listing, matched } = copy;
+      for (const entry of listing.values()) {
+        if (entry.storedIn === record.id && matched[listing.indexOf(entry.path)] === 0) problems.push(`${entry.path}: in the manifest but not in the archive`);
+      }
       if (result.manifestSha256 !== copy.plainSha256) problems.push(`manifest copy ${record.manifest} differs from the archive's own manifest`);
     } else if (result.manifest) {
       if (result.manifest.id !== record.id) problems.push(`archive ${record.archive} holds backup ${result.manifest.id}, not ${record.id}`);
