@@ -93,7 +93,7 @@ function safetyProblems(manifest: Manifest, record: BackupRecord): string[] {
 }
 
 /**
- * The manifest copy folded into a compact listing as it streams in (about 200 bytes an entry, where the manifest as
+ * The manifest copy folded into a compact listing as it streams in (about 250 bytes an entry, where the manifest as
  * objects, and a map of them, cost several times that), with the same checks as `safetyProblems`: the first refusal
  * goes to `problems`, and the listing is still what the archive is checked against.
  */
