@@ -3,11 +3,11 @@
  * restore in place (byte-exact with modes, mtimes, symlinks, hard links, deletions; git fsck), undo with the safety
  * backup, restore one service, restore into --target, and refuse a tampered archive with nothing changed.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, mcpOn } from './helpers/cli.js';
+import { BIN, json, mcpOn } from './helpers/cli.js';
 import { exactSnapshot, expectSameTrees, listAll, type ExactSnapshot } from './helpers/exact-tree.js';
 import { makePlatform } from './helpers/platform.js';
 import { backup, expectNoLeftovers, gitLog, isExcluded, mutate, restored, restoredPaths } from './helpers/restore-fixtures.js';
@@ -143,14 +143,9 @@ describe('restore in place', () => {
     expectSameTrees(only(now, ['fs-config', 'fs-data', 'git-config', 'git-repos', 'platform.yaml']), only(changed, ['fs-config', 'fs-data', 'git-config', 'git-repos', 'platform.yaml']));
   });
 
-  it('--target DIR restores into DIR/<service>/<part>/<name> and leaves the live platform alone', () => {
-    const target = tempDir('mcp-restore-target-');
-    const live = exactSnapshot({ services: path.join(root, 'services'), 'platform.yaml': path.join(root, 'platform.yaml') });
-    const result = restored(mcpOn(root, ['restore', full.id, '--target', target, '--json']));
-    expect(result.plan.inPlace).toBe(false);
-    expect(result.safetyBackupId).toBeUndefined();
-    expect(exactSnapshot({ services: path.join(root, 'services'), 'platform.yaml': path.join(root, 'platform.yaml') })).toEqual(live);
-    const inTarget = exactSnapshot({
+  /** What a --target restore puts in `target`, keyed as `restoredPaths` keys the live paths. */
+  const targetSnapshot = (target: string) =>
+    exactSnapshot({
       'fs-config': path.join(target, 'filesystem/config/config'),
       'fs-data': path.join(target, 'filesystem/volumes/data'),
       'git-config': path.join(target, 'git/config/config.json'),
@@ -159,7 +154,15 @@ describe('restore in place', () => {
       'mem-data': path.join(target, 'memory/volumes/data'),
       'platform.yaml': path.join(target, '_platform/platform.yaml'),
     });
-    expectSameTrees(inTarget, withoutExcluded(atBackup));
+
+  it('--target DIR restores into DIR/<service>/<part>/<name> and leaves the live platform alone', () => {
+    const target = tempDir('mcp-restore-target-');
+    const live = exactSnapshot({ services: path.join(root, 'services'), 'platform.yaml': path.join(root, 'platform.yaml') });
+    const result = restored(mcpOn(root, ['restore', full.id, '--target', target, '--json']));
+    expect(result.plan.inPlace).toBe(false);
+    expect(result.safetyBackupId).toBeUndefined();
+    expect(exactSnapshot({ services: path.join(root, 'services'), 'platform.yaml': path.join(root, 'platform.yaml') })).toEqual(live);
+    expectSameTrees(targetSnapshot(target), withoutExcluded(atBackup));
     execFileSync('git', ['fsck', '--strict', '--no-dangling'], { cwd: path.join(target, 'git/volumes/repos/website') });
     // Parent folders it created for the layout are private.
     expect(fs.statSync(path.join(target, 'filesystem/volumes')).mode & 0o777).toBe(0o700);
@@ -170,6 +173,34 @@ describe('restore in place', () => {
     expectNoLeftovers(root);
     expect(listAll(target).filter((p) => p.includes('.mcp-restore-'))).toEqual([]);
     fs.rmSync(target, { recursive: true, force: true });
+  });
+
+  it('gives every file its recorded mode and owner whatever the umask, and whatever group new files get', () => {
+    // Files are created with their recorded mode when the umask lets them keep it, and with the owner a new file
+    // gets when it is the recorded one; anything else is set after writing.
+    const temp = path.join(root, 'backup/temp');
+    const { mode, gid } = fs.statSync(temp);
+    const asRoot = process.getuid?.() === 0;
+    try {
+      for (const umask of ['000', '077', '022']) {
+        if (umask === '022' && asRoot) {
+          // New files under a set-group-ID folder take its group, not the one recorded.
+          fs.chownSync(temp, 0, 1);
+          fs.chmodSync(temp, 0o2700);
+        }
+        const target = tempDir('mcp-restore-umask-');
+        const run = spawnSync('sh', ['-c', `umask ${umask} && exec "${BIN}" backup --platform "${root}" restore ${full.id} --target "${target}" --json`], {
+          encoding: 'utf8',
+        });
+        expect(run.status, run.stderr).toBe(0);
+        expectSameTrees(targetSnapshot(target), withoutExcluded(atBackup));
+        fs.rmSync(target, { recursive: true, force: true });
+      }
+    } finally {
+      fs.chmodSync(temp, mode & 0o7777);
+      if (asRoot) fs.chownSync(temp, 0, gid);
+    }
+    expectNoLeftovers(root);
   });
 
   it('refuses --target paths that overlap the live platform', () => {

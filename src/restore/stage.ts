@@ -81,6 +81,34 @@ function integrity(message: string, details: Record<string, unknown> = {}): Back
   return new BackupError('INTEGRITY', `${message}; nothing was restored`, details);
 }
 
+/**
+ * What a file created under a staging root gets without being told: its owner, and which of the permission bits
+ * asked of open(2) it keeps (the umask or a default ACL takes the others). Every folder under a staging root is made
+ * by this restore inside the root's parent, so it inherits the same (a set-group-ID bit, a default ACL), and a probe
+ * file in that parent tells for all of them. A file whose recorded owner and mode come this way skips fchown and
+ * fchmod: two of its five metadata syscalls, each a journaled inode update.
+ */
+interface CreationDefaults {
+  uid: number;
+  gid: number;
+  keptBits: number;
+}
+
+const PROBE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+function creationDefaults(root: StagingRoot): CreationDefaults {
+  // The parent is this restore's own folder (the workspace's, or a scratch folder beside the live path).
+  const probe = path.join(path.dirname(root.staged), '.creation-probe');
+  const fd = fs.openSync(probe, PROBE_FLAGS, 0o777);
+  try {
+    const stat = fs.fstatSync(fd);
+    return { uid: stat.uid, gid: stat.gid, keptBits: stat.mode & 0o777 };
+  } finally {
+    fs.closeSync(fd);
+    fs.unlinkSync(probe);
+  }
+}
+
 /** A path segment `.` or `..`: what could lead a destination out of its staging root. */
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
@@ -153,6 +181,8 @@ export async function stageRoots(
   // Files are written by workers (started first, to boot while the folders are made); a failure names the archive
   // being read.
   let reading: BackupRecord | undefined;
+  const probed = new Map<StagingRoot, CreationDefaults>();
+  const defaults = (root: StagingRoot) => probed.get(root) ?? probed.set(root, creationDefaults(root)).get(root)!;
   const pool = new WritePool({
     toError: (failure) => writeError(failure, reading!),
     onWritten: (files, bytes) => {
@@ -178,7 +208,7 @@ export async function stageRoots(
         continue;
       }
       reading = record;
-      await stageArchive(storage, member, { state, destinations, expected }, pool, { ...options, now });
+      await stageArchive(storage, member, { state, destinations, expected, defaults }, pool, { ...options, now });
     }
   } finally {
     await pool.close();
@@ -232,7 +262,7 @@ export async function stageRoots(
 async function stageArchive(
   storage: ArchiveStorage,
   { record, listing, manifestSha256 }: ChainMember,
-  files: { state: FoldedState; destinations: Destinations; expected: number },
+  files: { state: FoldedState; destinations: Destinations; expected: number; defaults: (root: StagingRoot) => CreationDefaults },
   pool: WritePool,
   options: StageOptions & { now: Date },
 ): Promise<void> {
@@ -268,14 +298,16 @@ async function stageArchive(
     const target = files.destinations.of(stateEntry);
     if (!target) return undefined;
     queued++;
-    const { entry, dest } = target;
+    const { entry, dest, root } = target;
+    const made = files.defaults(root);
     pool.begin({
       dest,
       path: entry.path,
       size: entry.size,
       sha256: entry.sha256 ?? '',
       mode: entry.mode,
-      ...(options.asRoot && { owner: { uid: entry.uid, gid: entry.gid } }),
+      modeAtCreation: (entry.mode & ~made.keptBits) === 0,
+      ...(options.asRoot && (entry.uid !== made.uid || entry.gid !== made.gid) && { owner: { uid: entry.uid, gid: entry.gid } }),
       atime,
       mtime: toSeconds(entry.mtimeMs),
     });

@@ -188,7 +188,8 @@ async function swapPath(workspace: string, journal: Journal, p: SwapPath, hooks:
     }
     fs.renameSync(p.live, p.aside);
   }
-  await syncParents(p.live, p.aside);
+  // Nothing was moved aside when nothing was there: no folder changed, nothing to make durable.
+  if (p.existed) await syncParents(p.live, p.aside);
   await hooks.onStep?.(`aside:${path.basename(p.live)}`);
   if (pathExists(p.staged)) {
     fs.renameSync(p.staged, p.live);

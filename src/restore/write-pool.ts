@@ -35,7 +35,9 @@ export interface FileJob {
   /** Hex SHA-256 the content must have. */
   sha256: string;
   mode: number;
-  /** Set only when owners are restored (running as root). */
+  /** The file gets `mode` from open(2) as it is created (see `creationDefaults` in stage.ts): no fchmod. */
+  modeAtCreation?: boolean;
+  /** Set only when the owner must be changed (running as root, and not the owner a new file gets). */
   owner?: { uid: number; gid: number };
   /** Seconds since the epoch. */
   atime: number;
@@ -158,10 +160,10 @@ export class WritePool {
   #startPart(job: FileJob | undefined): number {
     const at = this.#parts.length;
     if (!job) {
-      this.#parts.push(0, 0, 0, 0, 0, 0, 0, 0, 0);
+      this.#parts.push(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
       return at;
     }
-    this.#parts.push(0, 0, 1, job.size, job.mode, job.owner?.uid ?? -1, job.owner?.gid ?? -1, job.atime, job.mtime);
+    this.#parts.push(0, 0, 1, job.size, job.mode, job.owner?.uid ?? -1, job.owner?.gid ?? -1, job.atime, job.mtime, job.modeAtCreation ? 1 : 0);
     this.#names.push(job.dest, job.path, job.sha256);
     return at;
   }

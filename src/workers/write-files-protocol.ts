@@ -24,8 +24,10 @@ export const PartField = {
   /** Seconds since the epoch. */
   atime: 7,
   mtime: 8,
+  /** 1 when the file is created with `mode` and keeps it (no fchmod); 0: created 0600, its mode set once written. */
+  modeAtCreation: 9,
 } as const;
-export const PART_FIELDS = 9;
+export const PART_FIELDS = 10;
 
 export interface BatchMessage {
   type: 'batch';

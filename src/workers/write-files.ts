@@ -1,6 +1,7 @@
 /**
  * A restore's file-writing worker: creates each file of a batch, writes and hashes its content, checks the size and
- * SHA-256 against the manifest, then sets owner, mode and times and closes it. Running these syscalls and the hashing
+ * SHA-256 against the manifest, then sets owner, mode and times (owner and mode only when the file did not get them
+ * as it was created) and closes it. Running these syscalls and the hashing
  * off the main thread lets them use another core while the main thread decompresses and parses the archive.
  *
  * Only Node built-ins are imported: the file runs as its own module beside the CLI bundle.
@@ -18,6 +19,8 @@ interface FileJob {
   sha256: string;
   size: number;
   mode: number;
+  /** Created with `mode`, which it keeps: no fchmod. */
+  modeAtCreation: boolean;
   /** -1: leave the owner alone. */
   uid: number;
   gid: number;
@@ -59,8 +62,9 @@ function finish(file: OpenFile): WriteFailure | undefined {
     return { stage: 'content', dest: job.dest, path: job.path, message: 'content does not match its SHA-256 in the manifest' };
   }
   try {
+    // Owner before mode: a change of owner clears the set-user-ID and set-group-ID bits.
     if (job.uid >= 0) fs.fchownSync(fd, job.uid, job.gid);
-    fs.fchmodSync(fd, job.mode);
+    if (!job.modeAtCreation) fs.fchmodSync(fd, job.mode);
     fs.futimesSync(fd, job.atime, job.mtime);
   } catch (error) {
     return failure('writing', job, error);
@@ -94,6 +98,7 @@ function writeBatch(message: BatchMessage): BatchDone {
         sha256: names[named + 2]!,
         size: parts[at + F.size]!,
         mode: parts[at + F.mode]!,
+        modeAtCreation: parts[at + F.modeAtCreation] === 1,
         uid: parts[at + F.uid]!,
         gid: parts[at + F.gid]!,
         atime: parts[at + F.atime]!,
@@ -101,7 +106,7 @@ function writeBatch(message: BatchMessage): BatchDone {
       };
       named += 3;
       try {
-        open = { job, fd: fs.openSync(job.dest, CREATE_FLAGS, 0o600), hash: createHash('sha256'), written: 0 };
+        open = { job, fd: fs.openSync(job.dest, CREATE_FLAGS, job.modeAtCreation ? job.mode : 0o600), hash: createHash('sha256'), written: 0 };
       } catch (error) {
         done.failure = failure('creating', job, error);
         break;
