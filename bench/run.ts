@@ -159,8 +159,6 @@ interface Side {
   spec: (run: number) => CommandSpec;
   /** Returns the output size of the run (bytes) or null; may throw to mark the side as failed. */
   after?: (result: RunResult, run: number) => number | null;
-  /** Called for every run once all runs are done (success or not): remove restore targets and the like. */
-  cleanup?: (run: number) => void;
 }
 
 function firstLine(e: unknown): string {
@@ -205,17 +203,6 @@ async function measureSides(op: string, runs: number, sides: Side[], scratch: st
       } catch (e) {
         c.error = firstLine(e);
         progress(`${op}: ${c.tool} failed: ${c.error}`);
-      }
-    }
-  }
-  // Clean up (restore targets) only after all the runs: deleting tens of thousands of files between two timed runs
-  // makes the next one pay for it (journal, discard, writeback).
-  for (let run = 0; run < runs; run++) {
-    for (const side of sides) {
-      try {
-        side.cleanup?.(run);
-      } catch {
-        // best effort
       }
     }
   }
@@ -461,7 +448,9 @@ async function main(): Promise<void> {
   try {
     const fs = statfsSync(work);
     const free = fs.bavail * fs.bsize;
-    if (free < dataset.stats.bytes * 6) progress(`warning: ${mib(free)} free, the run may need about ${mib(dataset.stats.bytes * 6)}`);
+    // The data and its copies, the archives, and every restore target (kept until the end: see below).
+    const need = dataset.stats.bytes * (6 + 4 * opts.runs);
+    if (free < need) progress(`warning: ${mib(free)} free, the run may need about ${mib(need)}`);
   } catch {
     // statfs not available
   }
@@ -472,6 +461,9 @@ async function main(): Promise<void> {
   sh('cp', ['-a', join(dataset.dir, 'services'), join(P, 'services')]);
   const scratch = join(work, 'scratch');
   const tarDir = join(work, 'tar');
+  // Restore targets stay until the whole run is over, removed with the work folder: deleting tens of thousands of
+  // files slows the creation of the next ones for minutes on ext4 (its inode allocator skips recently freed inodes,
+  // and the freed blocks are discarded), which made the rows after a cleanup pay for it.
   const restoreDir = opts.restoreDir !== null ? mkdtempSync(join(opts.restoreDir, 'mcp-bench-restore-')) : join(work, 'restore');
   for (const d of [scratch, tarDir, restoreDir]) mkdirSync(d, { recursive: true });
   // Untimed reads before each timed run (measureSides): of the data for backups, of the archives for restores.
@@ -712,7 +704,6 @@ async function main(): Promise<void> {
           if (run === 0) checkRestore('ours', target('ours', run), s0, row.notes);
           return null;
         },
-        cleanup: (run) => rmSync(target('ours', run), { recursive: true, force: true }),
       },
       {
         cell: row.baseline as Cell, prepare: fresh('tar'),
@@ -721,7 +712,6 @@ async function main(): Promise<void> {
           if (run === 0) checkRestore('tar', target('tar', run), s0, row.notes);
           return null;
         },
-        cleanup: (run) => rmSync(target('tar', run), { recursive: true, force: true }),
       },
     ], scratch, opts.timeoutMs, warmFiles(join(backupDir, 'archives'), tarFull));
     rows.push(row);
@@ -838,7 +828,6 @@ async function main(): Promise<void> {
           if (run === 0) checkRestore('ours', target('ours', run), s2, row.notes);
           return null;
         },
-        cleanup: (run) => rmSync(target('ours', run), { recursive: true, force: true }),
       },
       {
         cell: row.baseline as Cell, prepare: fresh('tar'),
@@ -851,7 +840,6 @@ async function main(): Promise<void> {
           if (run === 0) checkRestore('tar', target('tar', run), s2, row.notes);
           return null;
         },
-        cleanup: (run) => rmSync(target('tar', run), { recursive: true, force: true }),
       },
     ], scratch, opts.timeoutMs,
       warmFiles(join(backupDir, 'archives'), tarChain.level0, tarChain.level1, tarChain.level2));
