@@ -17,6 +17,7 @@ import type { StateEntry } from './state.js';
 
 const TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink'];
 const SHA256_BYTES = 32;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 const HAS_SHA256 = 1;
 const CHANGED_WHILE_READING = 2;
 /** `storedIn` is an index into the backup ids seen; a chain is far shorter than this. */
@@ -40,7 +41,8 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
   #dev = new Float64Array(0);
   #ino = new Float64Array(0);
   #ctime = new Float64Array(0);
-  #sha256 = new Uint8Array(0);
+  /** 32 bytes a slot, read and written as hex in place. */
+  #sha256 = Buffer.alloc(0);
   /** Link targets by slot (symlinks and hard links only: few). */
   readonly #links = new Map<number, string>();
   /** The manifest being folded. */
@@ -92,11 +94,10 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
     this.#ctime[slot] = entry.ctimeMs;
     let flags = entry.changedWhileReading === true ? CHANGED_WHILE_READING : 0;
     const sha256 = entry.sha256;
-    // A hex write stops at the first character that is not hex: 32 bytes written is a whole SHA-256, kept as bytes.
-    // Anything else (the safety checks refuse it for files) is kept as absent.
-    if (typeof sha256 === 'string' && sha256.length === 2 * SHA256_BYTES) {
-      const bytes = Buffer.from(this.#sha256.buffer, SHA256_BYTES * slot, SHA256_BYTES);
-      if (bytes.write(sha256, 'hex') === SHA256_BYTES && bytes.toString('hex') === sha256) flags |= HAS_SHA256;
+    // Anything but a lowercase hex SHA-256 (the safety checks refuse it for files) is kept as absent.
+    if (typeof sha256 === 'string' && SHA256_HEX.test(sha256)) {
+      this.#sha256.write(sha256, SHA256_BYTES * slot, SHA256_BYTES, 'hex');
+      flags |= HAS_SHA256;
     }
     this.#flags[slot] = flags;
     if (typeof entry.link === 'string') this.#links.set(slot, entry.link);
@@ -124,7 +125,7 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
       ctimeMs: this.#ctime[slot]!,
       storedIn: this.#ids[this.#storedIn[slot]!]!,
     };
-    if (flags & HAS_SHA256) entry.sha256 = Buffer.from(this.#sha256.buffer, SHA256_BYTES * slot, SHA256_BYTES).toString('hex');
+    if (flags & HAS_SHA256) entry.sha256 = this.#sha256.toString('hex', SHA256_BYTES * slot, SHA256_BYTES * (slot + 1));
     const link = this.#links.get(slot);
     if (link !== undefined) entry.link = link;
     if (flags & CHANGED_WHILE_READING) entry.changedWhileReading = true;
@@ -187,9 +188,9 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
 
   #resize(capacity: number): void {
     if (capacity === this.#capacity) return;
-    const grown = <T extends Uint8Array | Uint16Array | Float64Array>(old: T, make: new (n: number) => T, per = 1): T => {
-      const next = new make(capacity * per);
-      next.set(old.subarray(0, Math.min(old.length, capacity * per)));
+    const grown = <T extends Uint8Array | Uint16Array | Float64Array>(old: T, make: new (n: number) => T): T => {
+      const next = new make(capacity);
+      next.set(old.subarray(0, Math.min(old.length, capacity)));
       return next;
     };
     this.#type = grown(this.#type, Uint8Array);
@@ -203,7 +204,9 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
     this.#dev = grown(this.#dev, Float64Array);
     this.#ino = grown(this.#ino, Float64Array);
     this.#ctime = grown(this.#ctime, Float64Array);
-    this.#sha256 = grown(this.#sha256, Uint8Array, SHA256_BYTES);
+    const sha256 = Buffer.alloc(capacity * SHA256_BYTES);
+    this.#sha256.copy(sha256, 0, 0, Math.min(this.#sha256.length, sha256.length));
+    this.#sha256 = sha256;
     this.#capacity = capacity;
   }
 }

@@ -13,6 +13,7 @@ import type { BackupState, StateEntry } from '../archive/state.js';
 
 const MAX_PATH_BYTES = 4096;
 const SHA256 = /^[0-9a-f]{64}$/;
+const ENTRY_TYPES: readonly string[] = ['file', 'dir', 'symlink', 'hardlink'];
 /** An empty, `.` or `..` segment; which one is told by splitting, only for the paths that have one. */
 const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
@@ -95,7 +96,7 @@ export function checkManifestEntry(entry: ManifestEntry, where: string, listedBe
   const problem = archivePathProblem(entry.path);
   if (problem) throw unsafe(where, String(entry.path), problem);
   if (listedBefore(entry.path)) throw unsafe(where, entry.path, 'listed twice');
-  if (!['file', 'dir', 'symlink', 'hardlink'].includes(entry.type)) throw unsafe(where, entry.path, `unknown type ${String(entry.type)}`);
+  if (!ENTRY_TYPES.includes(entry.type)) throw unsafe(where, entry.path, `unknown type ${String(entry.type)}`);
   if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o7777) throw unsafe(where, entry.path, 'invalid mode');
   if (!Number.isFinite(entry.mtimeMs)) throw unsafe(where, entry.path, 'invalid mtime');
   if (entry.type === 'file') {
