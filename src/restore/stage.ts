@@ -181,8 +181,6 @@ export async function stageRoots(
   // Files are written by workers (started first, to boot while the folders are made); a failure names the archive
   // being read.
   let reading: BackupRecord | undefined;
-  const probed = new Map<StagingRoot, CreationDefaults>();
-  const defaults = (root: StagingRoot) => probed.get(root) ?? probed.set(root, creationDefaults(root)).get(root)!;
   const pool = new WritePool({
     toError: (failure) => writeError(failure, reading!),
     onWritten: (files, bytes) => {
@@ -194,6 +192,7 @@ export async function stageRoots(
   try {
     // 1. Folders.
     for (const dir of dirs) fs.mkdirSync(dir.dest, { mode: 0o700 });
+    const defaults = new Map(roots.map((root) => [root, creationDefaults(root)]));
 
     // 2. File content, from the archive that holds each file, each archive streamed once.
     for (const member of chain) {
@@ -262,7 +261,7 @@ export async function stageRoots(
 async function stageArchive(
   storage: ArchiveStorage,
   { record, listing, manifestSha256 }: ChainMember,
-  files: { state: FoldedState; destinations: Destinations; expected: number; defaults: (root: StagingRoot) => CreationDefaults },
+  files: { state: FoldedState; destinations: Destinations; expected: number; defaults: ReadonlyMap<StagingRoot, CreationDefaults> },
   pool: WritePool,
   options: StageOptions & { now: Date },
 ): Promise<void> {
@@ -299,7 +298,7 @@ async function stageArchive(
     if (!target) return undefined;
     queued++;
     const { entry, dest, root } = target;
-    const made = files.defaults(root);
+    const made = files.defaults.get(root)!;
     pool.begin({
       dest,
       path: entry.path,

@@ -1,8 +1,8 @@
 /**
  * A restore's file-writing worker: creates each file of a batch, writes and hashes its content, checks the size and
  * SHA-256 against the manifest, then sets owner, mode and times (owner and mode only when the file did not get them
- * as it was created) and closes it. Running these syscalls and the hashing
- * off the main thread lets them use another core while the main thread decompresses and parses the archive.
+ * as it was created) and closes it. Running these syscalls and the hashing off the main thread lets them use another
+ * core while the main thread decompresses and parses the archive.
  *
  * Only Node built-ins are imported: the file runs as its own module beside the CLI bundle.
  */
