@@ -16,6 +16,7 @@ import { DigestStream } from './digest.js';
 import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import { handEntries, readManifestStream } from './manifest-reader.js';
 import { TarReader, type EntrySink, type TarEntryHandler } from './tar-reader.js';
+import { endsItsBuffer, releaseBuffer, ReleasingGunzip } from './release.js';
 
 export type { EntrySink, TarHeader } from './tar-reader.js';
 
@@ -87,7 +88,8 @@ function hashingSink(limit: number, done: (sha256: string) => void): EntrySink {
 /** Collects an entry (the manifest) into memory, up to `limit` bytes (refusing more), and hands it over at its end. */
 export function collectingSink(limit: number, done: (data: Buffer) => void): EntrySink {
   const chunks: Buffer[] = [];
-  return limited(limit, { data: (chunk) => void chunks.push(chunk), end: () => done(Buffer.concat(chunks)) });
+  // A sink's chunks are lent (EntrySink): copied, since they are kept.
+  return limited(limit, { data: (chunk) => void chunks.push(Buffer.from(chunk)), end: () => done(Buffer.concat(chunks)) });
 }
 
 function missingArchive(record: BackupRecord, storage: ArchiveStorage): BackupError {
@@ -111,11 +113,16 @@ export async function readTarStream(
   options: { signal?: AbortSignal | undefined; cannotRead: (message: string) => BackupError },
 ): Promise<{ sha256: string; bytes: number }> {
   const digest = new DigestStream();
-  const decompress = stages.gzip ? zlib.createGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
+  // Every chunk from here on is the reader's own: each is freed once read (release.ts).
+  const decompress = stages.gzip ? new ReleasingGunzip({ chunkSize: 1 << 20 }) : new PassThrough();
   const reader = new TarReader(handler);
   const extract = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      reader.write(chunk).then(() => callback(), callback);
+      reader.write(chunk).then(() => {
+        // The tar reader and the sinks have copied what they keep of it.
+        if (stages.gzip && endsItsBuffer(chunk)) releaseBuffer(chunk.buffer);
+        callback();
+      }, callback);
     },
     final(callback) {
       try {

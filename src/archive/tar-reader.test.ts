@@ -39,7 +39,12 @@ async function withReader(archive: Buffer, chunkSize: number): Promise<string[]>
       end: () => new Promise<void>((resolve) => setImmediate(() => resolve(void seen.push(describeEntry(header, Buffer.concat(chunks)))))),
     };
   });
-  for (let at = 0; at < archive.length; at += chunkSize) await reader.write(archive.subarray(at, at + chunkSize));
+  for (let at = 0; at < archive.length; at += chunkSize) {
+    const chunk = Buffer.from(archive.subarray(at, at + chunkSize));
+    await reader.write(chunk);
+    // A chunk is lent: its memory may be freed once read (release.ts). Overwritten, it must change nothing.
+    chunk.fill(0xff);
+  }
   reader.end();
   return seen;
 }

@@ -25,7 +25,10 @@ export interface TarHeader {
   linkname: string | null;
 }
 
-/** Receives an entry's content; a returned promise holds the stream until it settles. */
+/**
+ * Receives an entry's content; a returned promise holds the stream until it settles. A chunk is lent: its memory may
+ * be freed once `data` returned and its promise settled (src/archive/release.ts), so a sink copies what it keeps.
+ */
 export interface EntrySink {
   data(chunk: Buffer): void | Promise<void>;
   end(): void | Promise<void>;
@@ -145,7 +148,8 @@ export class TarReader {
         at += n;
         this.#missing -= n;
         if (this.#long) {
-          this.#long.parts.push(piece);
+          // Copied, as every piece kept past this chunk is: the chunk's memory may be freed once it is read.
+          this.#long.parts.push(Buffer.from(piece));
           if (this.#missing === 0) this.#endLong();
           continue;
         }
@@ -168,7 +172,7 @@ export class TarReader {
         at += BLOCK;
       } else {
         const n = Math.min(BLOCK - this.#partialBytes, chunk.length - at);
-        this.#partial.push(chunk.subarray(at, at + n));
+        this.#partial.push(Buffer.from(chunk.subarray(at, at + n)));
         this.#partialBytes += n;
         at += n;
         if (this.#partialBytes < BLOCK) continue;
