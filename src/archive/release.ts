@@ -1,10 +1,11 @@
 /**
- * Frees the memory of stream chunks as soon as reading an archive is done with them, instead of whenever V8 collects
- * their objects. Every chunk of a restore's stream is a fresh 1 MiB allocation outside the JS heap (1.1 GB of them for
- * the benchmark's 700 MB: the stored bytes read, then their inflated output). V8 frees such memory only when a
- * collection finds its object dead, and by then most of those objects had outlived the young generation: they waited
- * for a full collection, which V8 starts only once about 64 MB more is held outside the heap than after the last one.
- * That wait was 50-75 MB of a restore's peak, and every new chunk was fresh pages for the kernel to fault in and zero.
+ * Frees memory held outside the JS heap as soon as it is no longer needed, instead of whenever V8 collects the objects
+ * that hold it: the chunks of an archive being read, and the columns a state store has outgrown. Every chunk of a
+ * restore's or a verify's stream is a fresh 1 MiB allocation (1.1 GB of them for the benchmark's 700 MB: the stored
+ * bytes read, then their inflated output). V8 frees such memory only when a collection finds its object dead, and by
+ * then most of those objects had outlived the young generation: they waited for a full collection, which V8 starts
+ * only once about 64 MB more is held outside the heap than after the last one. That wait was 50-75 MB of a restore's
+ * peak, and every new chunk was fresh pages for the kernel to fault in and zero.
  *
  * Transferring an ArrayBuffer detaches it (every view of it then has length 0) and hands its memory to the message;
  * closing the channel with the message unread frees it, and the allocator gives the pages to the next chunk.
@@ -31,14 +32,15 @@ export function releaseBuffer(buffer: ArrayBufferLike): void {
   port2.close();
 }
 
-/** Whether `chunk` is all of its buffer: then nothing else can be a view of that buffer's bytes. */
+/** Whether `chunk` is all of its buffer: no other part of that buffer can be someone else's bytes. */
 function isWholeBuffer(chunk: Uint8Array): boolean {
   return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
 }
 
 /**
  * Whether zlib has moved past `chunk`'s buffer: it fills each output buffer front to back, and makes a new one only
- * once the last is full, so a chunk that ends at its buffer's end is the last view zlib makes of it.
+ * once the last is full, so a chunk that ends at its buffer's end is the last view zlib makes of it. (Were that to
+ * change, zlib would write into a freed buffer and the process would die: release.test.ts guards it.)
  */
 export function endsItsBuffer(chunk: Uint8Array): boolean {
   return chunk.byteOffset + chunk.byteLength === chunk.buffer.byteLength;
