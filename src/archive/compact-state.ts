@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { BackupError } from '../errors.js';
-import type { EntryType, Manifest, ManifestEntry } from './manifest.js';
+import { ENTRY_TYPES, type EntryType, type Manifest, type ManifestEntry } from './manifest.js';
 import { checkContinues } from './state.js';
 import { releaseBuffer } from './release.js';
 
@@ -36,7 +36,6 @@ export interface EntryFacts {
 
 const MAGIC = Buffer.from('MCPSTATE');
 const VERSION = 1;
-const TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink'];
 /** Set in an entry's type byte when the entry has a SHA-256. */
 const HAS_SHA256 = 0x80;
 const SHA256_BYTES = 32;
@@ -108,7 +107,7 @@ function newColumns(capacity: number): Columns {
 }
 
 function putEntry(c: Columns, j: number, entry: ManifestEntry): void {
-  const type = TYPES.indexOf(entry.type);
+  const type = ENTRY_TYPES.indexOf(entry.type);
   if (type < 0) throw new BackupError('INTEGRITY', `entry ${entry.path} has an unknown type ${String(entry.type)}`, { path: entry.path });
   c.paths[j] = entry.path;
   c.type[j] = type;
@@ -298,7 +297,7 @@ export class CompactState {
   facts(i: number): EntryFacts {
     const c = this.#c;
     const facts: EntryFacts = {
-      type: TYPES[c.type[i]! & ~HAS_SHA256]!,
+      type: ENTRY_TYPES[c.type[i]! & ~HAS_SHA256]!,
       size: c.size[i]!,
       mtimeMs: c.mtime[i]!,
       ctimeMs: c.ctime[i]!,
@@ -384,7 +383,7 @@ export class CompactState {
     const linkEntry = new Uint32Array(buffer, from(at.linkEntry), header.links);
     if (linkEntry.some((i) => i >= n)) throw damaged('counts');
     const type = new Uint8Array(buffer, from(at.type), n);
-    if (type.some((t) => (t & ~HAS_SHA256) >= TYPES.length)) throw damaged('entry type');
+    if (type.some((t) => (t & ~HAS_SHA256) >= ENTRY_TYPES.length)) throw damaged('entry type');
     const links = new Map<number, string>();
     targets.forEach((target, k) => links.set(linkEntry[k]!, target));
     const columns: Columns = {

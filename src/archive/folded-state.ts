@@ -12,13 +12,11 @@
  * slot, a new one takes the next; a deleted slot stays empty, so the order is a Map's.
  */
 import { BackupError } from '../errors.js';
-import type { EntryType, Manifest, ManifestEntry } from './manifest.js';
+import { ENTRY_TYPES, SHA256_HEX, type Manifest, type ManifestEntry } from './manifest.js';
 import type { StateEntry } from './state.js';
 import { releaseBuffer } from './release.js';
 
-const TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink'];
 const SHA256_BYTES = 32;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const HAS_SHA256 = 1;
 const CHANGED_WHILE_READING = 2;
 /** `storedIn` is an index into the backup ids seen; a chain is far shorter than this. */
@@ -74,7 +72,7 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
 
   /** An entry of the manifest begun last; `storedIn` defaults to that manifest. Entries must have a known type. */
   add(entry: ManifestEntry): void {
-    const type = TYPES.indexOf(entry.type);
+    const type = ENTRY_TYPES.indexOf(entry.type);
     if (type < 0) throw new BackupError('INTEGRITY', `entry ${entry.path} has an unknown type ${String(entry.type)}`, { path: entry.path });
     let slot = this.#slotOf.get(entry.path);
     if (slot === undefined) {
@@ -115,7 +113,7 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
     const flags = this.#flags[slot]!;
     const entry: StateEntry = {
       path: this.#paths[slot]!,
-      type: TYPES[this.#type[slot]!]!,
+      type: ENTRY_TYPES[this.#type[slot]!]!,
       mode: this.#mode[slot]!,
       uid: this.#uid[slot]!,
       gid: this.#gid[slot]!,

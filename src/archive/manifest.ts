@@ -13,7 +13,11 @@ export const FORMAT_VERSION = 1;
 /** Path of the manifest inside the tar stream; the last entry. */
 export const MANIFEST_ARCHIVE_PATH = '_backup/manifest.json';
 
-export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink';
+/** The entry types, in the order whose indexes the binary columns (and the cached state files) store. */
+export const ENTRY_TYPES = ['file', 'dir', 'symlink', 'hardlink'] as const;
+export type EntryType = (typeof ENTRY_TYPES)[number];
+/** A SHA-256 as manifests record it: lowercase hex. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export interface ManifestEntry {
   /** POSIX path inside the archive, `<service>/<part>/<root>/...` or `_platform/platform.yaml`. */

@@ -5,11 +5,10 @@
  * entry decides how peak memory grows with the number of files: about 100 bytes here against about 400 as objects.
  * Packing takes the entries back one at a time, as short-lived objects.
  */
-import type { EntryType } from './manifest.js';
+import { ENTRY_TYPES } from './manifest.js';
 import type { PackEntry } from './pack.js';
 import type { ScanRoot, ScannedEntry } from '../walk/scan.js';
 
-const TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink'];
 /** Numbers per entry, in this order. */
 const FIELDS = 8;
 const [MODE, UID, GID, MTIME, SIZE, DEV, INO, CTIME] = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -46,7 +45,7 @@ export class PackList implements Iterable<PackEntry> {
     while (!within(entry.path, this.#roots[this.#currentRoot]!.archiveRoot)) this.#currentRoot++;
     this.#paths.push(entry.path);
     this.#root[i] = this.#currentRoot;
-    this.#type[i] = TYPES.indexOf(entry.type);
+    this.#type[i] = ENTRY_TYPES.indexOf(entry.type);
     const n = this.#numbers;
     const at = i * FIELDS;
     n[at + MODE] = entry.mode;
@@ -85,7 +84,7 @@ export class PackList implements Iterable<PackEntry> {
     const entry: PackEntry = {
       path,
       absolute: root.absolute + path.slice(root.archiveRoot.length),
-      type: TYPES[this.#type[i]!]!,
+      type: ENTRY_TYPES[this.#type[i]!]!,
       mode: n[at + MODE]!,
       uid: n[at + UID]!,
       gid: n[at + GID]!,

@@ -120,8 +120,8 @@ function padding(size: number): number {
 
 export class TarReader {
   readonly #handler: TarEntryHandler;
-  /** A header block begun in one chunk and ended in the next. */
-  #partial: Buffer[] = [];
+  /** A header block begun in one chunk and ended in a later one: its bytes so far, copied (chunks are lent). */
+  readonly #partial = Buffer.alloc(BLOCK);
   #partialBytes = 0;
   /** Content bytes still to come for the current entry (or long header), the padding after them, and bytes to skip. */
   #missing = 0;
@@ -171,13 +171,11 @@ export class TarReader {
         block = chunk.subarray(at, at + BLOCK);
         at += BLOCK;
       } else {
-        const n = Math.min(BLOCK - this.#partialBytes, chunk.length - at);
-        this.#partial.push(Buffer.from(chunk.subarray(at, at + n)));
+        const n = chunk.copy(this.#partial, this.#partialBytes, at, Math.min(at + BLOCK - this.#partialBytes, chunk.length));
         this.#partialBytes += n;
         at += n;
         if (this.#partialBytes < BLOCK) continue;
-        block = Buffer.concat(this.#partial);
-        this.#partial = [];
+        block = this.#partial;
         this.#partialBytes = 0;
       }
       await this.#header(block);

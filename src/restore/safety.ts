@@ -8,12 +8,10 @@
  */
 import path from 'node:path';
 import { BackupError } from '../errors.js';
-import type { Manifest, ManifestEntry, ManifestRoot } from '../archive/manifest.js';
+import { ENTRY_TYPES, SHA256_HEX, type Manifest, type ManifestEntry, type ManifestRoot } from '../archive/manifest.js';
 import type { BackupState, StateEntry } from '../archive/state.js';
 
 const MAX_PATH_BYTES = 4096;
-const SHA256 = /^[0-9a-f]{64}$/;
-const ENTRY_TYPES: readonly string[] = ['file', 'dir', 'symlink', 'hardlink'];
 /** An empty, `.` or `..` segment; which one is told by splitting, only for the paths that have one. */
 const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
@@ -96,12 +94,12 @@ export function checkManifestEntry(entry: ManifestEntry, where: string, listedBe
   const problem = archivePathProblem(entry.path);
   if (problem) throw unsafe(where, String(entry.path), problem);
   if (listedBefore(entry.path)) throw unsafe(where, entry.path, 'listed twice');
-  if (!ENTRY_TYPES.includes(entry.type)) throw unsafe(where, entry.path, `unknown type ${String(entry.type)}`);
+  if (!(ENTRY_TYPES as readonly string[]).includes(entry.type)) throw unsafe(where, entry.path, `unknown type ${String(entry.type)}`);
   if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o7777) throw unsafe(where, entry.path, 'invalid mode');
   if (!Number.isFinite(entry.mtimeMs)) throw unsafe(where, entry.path, 'invalid mtime');
   if (entry.type === 'file') {
     if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw unsafe(where, entry.path, 'invalid size');
-    if (typeof entry.sha256 !== 'string' || !SHA256.test(entry.sha256)) throw unsafe(where, entry.path, 'no SHA-256');
+    if (typeof entry.sha256 !== 'string' || !SHA256_HEX.test(entry.sha256)) throw unsafe(where, entry.path, 'no SHA-256');
   }
   if ((entry.type === 'symlink' || entry.type === 'hardlink') && (typeof entry.link !== 'string' || entry.link === '' || entry.link.includes('\0'))) {
     throw unsafe(where, entry.path, 'link without a valid target');

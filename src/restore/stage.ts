@@ -31,7 +31,7 @@ import type { RestoreRoot } from './roots.js';
 import { archivePathProblem, rootFinder, unsafe } from './safety.js';
 import { carryOver, joinPath } from './tree-ops.js';
 import { WritePool } from './write-pool.js';
-import type { WriteFailure } from '../workers/write-files-protocol.js';
+import { CREATE_FLAGS, type WriteFailure } from '../workers/write-files-protocol.js';
 
 const TAR_TYPES: Record<ManifestEntry['type'], string> = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link' };
 
@@ -94,12 +94,11 @@ interface CreationDefaults {
   keptBits: number;
 }
 
-const PROBE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
-
 function creationDefaults(root: StagingRoot): CreationDefaults {
   // The parent is this restore's own folder (the workspace's, or a scratch folder beside the live path).
   const probe = path.join(path.dirname(root.staged), '.creation-probe');
-  const fd = fs.openSync(probe, PROBE_FLAGS, 0o777);
+  // Opened as the restored files are, so it gets what they get.
+  const fd = fs.openSync(probe, CREATE_FLAGS, 0o777);
   try {
     const stat = fs.fstatSync(fd);
     return { uid: stat.uid, gid: stat.gid, keptBits: stat.mode & 0o777 };

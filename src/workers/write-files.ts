@@ -9,9 +9,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { PART_FIELDS, PartField as F, type BatchDone, type BatchMessage, type ToWorker, type WriteFailure } from './write-files-protocol.js';
+import { CREATE_FLAGS, PART_FIELDS, PartField as F, type BatchDone, type BatchMessage, type ToWorker, type WriteFailure } from './write-files-protocol.js';
 
-const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 
 interface FileJob {
   dest: string;
