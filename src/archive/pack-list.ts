@@ -3,7 +3,8 @@
  * paths and their metadata in typed columns, instead of one object (with boxed numbers and a second, absolute path)
  * per entry. The whole list of a large platform waits in memory while the first files are packed, so its size per
  * entry decides how peak memory grows with the number of files: about 100 bytes here against about 400 as objects.
- * Packing takes the entries back one at a time, as short-lived objects.
+ * Packing takes the entries back one at a time, as short-lived objects; the read-ahead looks further on by position
+ * (`isFile`, `sizeOf`, `absoluteOf`) without making any.
  */
 import { ENTRY_TYPES } from './manifest.js';
 import type { PackEntry } from './pack.js';
@@ -12,6 +13,7 @@ import type { ScanRoot, ScannedEntry } from '../walk/scan.js';
 /** Numbers per entry, in this order. */
 const FIELDS = 8;
 const [MODE, UID, GID, MTIME, SIZE, DEV, INO, CTIME] = [0, 1, 2, 3, 4, 5, 6, 7];
+const FILE = ENTRY_TYPES.indexOf('file');
 
 export class PackList implements Iterable<PackEntry> {
   #length = 0;
@@ -28,6 +30,10 @@ export class PackList implements Iterable<PackEntry> {
   /** An empty list for entries scanned from `roots`, added in scan order (root by root, as `roots` are ordered). */
   constructor(roots: readonly ScanRoot[]) {
     this.#roots = roots;
+  }
+
+  get length(): number {
+    return this.#length;
   }
 
   /** Files among the entries, and their bytes. */
@@ -76,14 +82,28 @@ export class PackList implements Iterable<PackEntry> {
     this.#numbers = numbers;
   }
 
-  #entry(i: number): PackEntry {
+  isFile(i: number): boolean {
+    return this.#type[i] === FILE;
+  }
+
+  /** Entry `i`'s size in bytes (a file's content; 0 for the others). */
+  sizeOf(i: number): number {
+    return this.#numbers[i * FIELDS + SIZE]!;
+  }
+
+  absoluteOf(i: number): string {
     const root = this.#roots[this.#root[i]!]!;
+    return root.absolute + this.#paths[i]!.slice(root.archiveRoot.length);
+  }
+
+  /** Entry `i`, as a new object. */
+  at(i: number): PackEntry {
     const path = this.#paths[i]!;
     const n = this.#numbers;
     const at = i * FIELDS;
     const entry: PackEntry = {
       path,
-      absolute: root.absolute + path.slice(root.archiveRoot.length),
+      absolute: this.absoluteOf(i),
       type: ENTRY_TYPES[this.#type[i]!]!,
       mode: n[at + MODE]!,
       uid: n[at + UID]!,
@@ -100,7 +120,7 @@ export class PackList implements Iterable<PackEntry> {
   }
 
   *[Symbol.iterator](): Iterator<PackEntry> {
-    for (let i = 0; i < this.#length; i++) yield this.#entry(i);
+    for (let i = 0; i < this.#length; i++) yield this.at(i);
   }
 }
 

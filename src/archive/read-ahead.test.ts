@@ -3,22 +3,30 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PackEntry } from './pack.js';
+import { PackList } from './pack-list.js';
 import { ReadAhead } from './read-ahead.js';
 
 let dir: string;
 const FILES = 3000;
 
 function entry(name: string, type: PackEntry['type'], size = 0): PackEntry {
-  return { path: name, absolute: path.join(dir, name), type, mode: 0o644, uid: 0, gid: 0, mtimeMs: 0, size, dev: 0, ino: 0, ctimeMs: 0 };
+  return { path: `root/${name}`, absolute: path.join(dir, name), type, mode: 0o644, uid: 0, gid: 0, mtimeMs: 0, size, dev: 0, ino: 0, ctimeMs: 0 };
 }
 
 /** Folders and files interleaved, one file missing (it cannot be read ahead, and must not stop the rest). */
-function entries(): PackEntry[] {
+function entries(count = FILES): PackEntry[] {
   const list: PackEntry[] = [];
-  for (let i = 0; i < FILES; i++) {
+  for (let i = 0; i < count; i++) {
     if (i % 100 === 0) list.push(entry(`d${i}`, 'dir'));
     list.push(entry(i === 5 ? 'missing' : `f${i}`, 'file', 10));
   }
+  return list;
+}
+
+/** The entries as the scan hands them to the packer. */
+function packList(of: PackEntry[]): PackList {
+  const list = new PackList([{ absolute: dir, archiveRoot: 'root', exclude: [] }]);
+  for (const e of of) list.add({ ...e, nlink: 1 });
   return list;
 }
 
@@ -39,8 +47,11 @@ describe('ReadAhead', () => {
   it('passes every entry through unchanged and in order, list after list', async () => {
     const readAhead = new ReadAhead();
     try {
-      expect([...readAhead.through(entries())]).toEqual(entries());
-      expect([...readAhead.through(entries().slice(0, 10))]).toEqual(entries().slice(0, 10));
+      expect([...readAhead.through(packList(entries()))]).toEqual(entries());
+      expect([...readAhead.through(packList(entries(10)))]).toEqual(entries(10));
+      // More folders in a row than it ever looks ahead.
+      const folders = [...Array.from({ length: 10_000 }, (_, i) => entry(`e${i}`, 'dir')), ...entries(10)];
+      expect([...readAhead.through(packList(folders))]).toEqual(folders);
     } finally {
       await readAhead.close();
     }
@@ -49,7 +60,7 @@ describe('ReadAhead', () => {
   it('reads the files the packer will take next, a bounded number ahead of it, skipping what cannot be opened', async () => {
     const readAhead = new ReadAhead();
     try {
-      const packer = readAhead.through(entries());
+      const packer = readAhead.through(packList(entries()));
       expect(packer.next().value).toEqual(entry('d0', 'dir'));
       // The first 2048 files were announced; one of them is missing.
       await until(() => readAhead.filesRead === 2047);

@@ -10,6 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { PackEntry } from './pack.js';
+import type { PackList } from './pack-list.js';
 import { FILES_READ, PACKER_AT, type ReadAheadBatch, type ReadAheadData } from '../workers/read-ahead-protocol.js';
 import { workerModule } from '../workers/location.js';
 
@@ -17,7 +18,7 @@ import { workerModule } from '../workers/location.js';
  *  are still cached when the packer gets there. */
 const AHEAD_FILES = 2048;
 const AHEAD_BYTES = 64 << 20;
-/** Entries held at most, whatever their kind: a tree of many folders and few files queues folders only so far. */
+/** Entries looked ahead at most, whatever their kind: a tree of many folders and few files is looked into only so far. */
 const AHEAD_ENTRIES = 4 * AHEAD_FILES;
 /** Files announced at once: each time this many have been packed. */
 const BATCH = 256;
@@ -42,34 +43,26 @@ export class ReadAhead {
   }
 
   /**
-   * `entries` as they are, with the files among them read ahead: up to AHEAD_FILES files and AHEAD_BYTES bytes
-   * before the packer takes them.
+   * The entries of `list` in order, with the files among them read ahead: up to AHEAD_FILES files and AHEAD_BYTES
+   * bytes before the packer takes them. What lies ahead is looked at by position and each entry made only as it is
+   * taken: queued as objects, thousands of entries at a time outlived the young generation, and a backup's 77k of
+   * them were garbage for the full collector (peak RSS of a full backup 172-195 -> 169-178 MiB).
    */
-  *through(entries: Iterable<PackEntry>): Generator<PackEntry> {
-    const source = entries[Symbol.iterator]();
-    const queue: PackEntry[] = [];
-    let head = 0;
-    let exhausted = false;
+  *through(list: PackList): Generator<PackEntry> {
+    /** The next entry to announce, and the files (and their bytes) announced and not taken yet. */
+    let ahead = 0;
     let files = 0;
     let bytes = 0;
-    for (;;) {
-      if (!exhausted && files <= AHEAD_FILES - BATCH && bytes < AHEAD_BYTES) {
-        if (head > 0) {
-          queue.splice(0, head);
-          head = 0;
-        }
+    for (let next = 0; next < list.length; next++) {
+      // Entries are announced only in batches, and always before they are taken (when all announced ones have been
+      // taken, `files` and `bytes` are zero and the loop below announces at least the next one).
+      if (ahead < list.length && files <= AHEAD_FILES - BATCH && bytes < AHEAD_BYTES) {
         const paths: string[] = [];
-        while (files < AHEAD_FILES && bytes < AHEAD_BYTES && queue.length < AHEAD_ENTRIES) {
-          const next = source.next();
-          if (next.done) {
-            exhausted = true;
-            break;
-          }
-          queue.push(next.value);
-          if (next.value.type !== 'file') continue;
+        for (; ahead < list.length && files < AHEAD_FILES && bytes < AHEAD_BYTES && ahead - next < AHEAD_ENTRIES; ahead++) {
+          if (!list.isFile(ahead)) continue;
           files++;
-          bytes += next.value.size;
-          paths.push(next.value.absolute);
+          bytes += list.sizeOf(ahead);
+          paths.push(list.absoluteOf(ahead));
         }
         if (paths.length > 0) {
           const batch: ReadAheadBatch = { first: this.#announced, paths };
@@ -77,14 +70,12 @@ export class ReadAhead {
           this.#announced += paths.length;
         }
       }
-      if (head === queue.length) return;
-      const entry = queue[head++]!;
-      if (entry.type === 'file') {
+      if (list.isFile(next)) {
         files--;
-        bytes -= entry.size;
+        bytes -= list.sizeOf(next);
         Atomics.store(this.#progress, PACKER_AT, this.#taken++);
       }
-      yield entry;
+      yield list.at(next);
     }
   }
 
