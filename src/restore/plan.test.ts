@@ -85,6 +85,7 @@ describe('planRestore', () => {
     expect(result.services[0]!.create).toEqual(expected);
     expect((JSON.parse(JSON.stringify(result)) as typeof result).services[0]!.create).toEqual(expected);
     expect(result.totals.create).toBe(3);
+    expect(result.services[0]!.createCount).toBe(3);
   });
 
   it('creates what is missing, deletes what the backup did not have, and counts what is kept', () => {

@@ -38,7 +38,10 @@ export interface ServicePlan {
   /** The service, or `_platform` for platform.yaml. */
   service: string;
   roots: PlanRoot[];
+  /** Made from the state each time it is read (see planRestore): count with `createCount`. */
   create: PlanChange[];
+  /** How many entries `create` lists. */
+  createCount: number;
   overwrite: PlanChange[];
   delete: PlanChange[];
   unchanged: number;
@@ -93,7 +96,7 @@ function difference(wanted: StateEntry, found: DiskEntry, compareOwners: boolean
 }
 
 function emptyPlan(service: string): ServicePlan {
-  return { service, roots: [], create: [], overwrite: [], delete: [], unchanged: 0, kept: 0, entries: 0, files: 0, bytes: 0, bytesToWrite: 0 };
+  return { service, roots: [], create: [], createCount: 0, overwrite: [], delete: [], unchanged: 0, kept: 0, entries: 0, files: 0, bytes: 0, bytesToWrite: 0 };
 }
 
 export function planRestore(input: PlanInput): RestorePlan {
@@ -164,9 +167,8 @@ export function planRestore(input: PlanInput): RestorePlan {
 
   // A restore into an empty folder creates every entry: as objects with their destinations the list cost about 150
   // bytes an entry for as long as the restore ran (12 MB for 77k entries), so it is made from the state when read.
-  const createCounts = new Map<ServicePlan, number>();
   for (const [plan, groups] of createsOf) {
-    createCounts.set(plan, groups.reduce((n, g) => n + g.paths.length, 0));
+    plan.createCount = groups.reduce((n, g) => n + g.paths.length, 0);
     const { state } = input;
     Object.defineProperty(plan, 'create', {
       enumerable: true,
@@ -185,7 +187,7 @@ export function planRestore(input: PlanInput): RestorePlan {
   const services = [...plans.values()].sort((a, b) => Number(a.service === PLATFORM_SERVICE) - Number(b.service === PLATFORM_SERVICE));
   const totals = { create: 0, overwrite: 0, delete: 0, unchanged: 0, kept: 0, files: 0, bytes: 0, bytesToWrite: 0 };
   for (const s of services) {
-    totals.create += createCounts.get(s)!;
+    totals.create += s.createCount;
     totals.overwrite += s.overwrite.length;
     totals.delete += s.delete.length;
     totals.unchanged += s.unchanged;

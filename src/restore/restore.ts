@@ -106,7 +106,7 @@ function outcomeOf(plan: ServicePlan, status: ServiceStatus, error?: string): Se
     service: plan.service,
     status,
     ...(error !== undefined && { error }),
-    created: plan.create.length,
+    created: plan.createCount,
     overwritten: plan.overwrite.length,
     deleted: plan.delete.length,
     unchanged: plan.unchanged,

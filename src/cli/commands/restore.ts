@@ -29,7 +29,7 @@ function serviceName(s: ServicePlan): string {
 export function planTable(plan: RestorePlan): string {
   return table(
     ['SERVICE', 'CREATE', 'OVERWRITE', 'DELETE', 'UNCHANGED', 'KEPT', 'TO WRITE'],
-    plan.services.map((s) => [serviceName(s), s.create.length, s.overwrite.length, s.delete.length, s.unchanged, s.kept, formatBytes(s.bytesToWrite)]),
+    plan.services.map((s) => [serviceName(s), s.createCount, s.overwrite.length, s.delete.length, s.unchanged, s.kept, formatBytes(s.bytesToWrite)]),
   );
 }
 
