@@ -18,7 +18,7 @@ import { workerModule } from '../workers/location.js';
  *  are still cached when the packer gets there. */
 const AHEAD_FILES = 2048;
 const AHEAD_BYTES = 64 << 20;
-/** Entries looked ahead at most, whatever their kind: a tree of many folders and few files is looked into only so far. */
+/** Entries looked ahead at most, whatever their kind: in a tree of many folders and few files, only so far. */
 const AHEAD_ENTRIES = 4 * AHEAD_FILES;
 /** Files announced at once: each time this many have been packed. */
 const BATCH = 256;
