@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { CREATE_FLAGS, PART_FIELDS, PartField as F, type BatchDone, type BatchMessage, type ToWorker, type WriteFailure } from './write-files-protocol.js';
 
-
 interface FileJob {
   dest: string;
   path: string;
