@@ -12,6 +12,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { FILE_MODE, commitRename, ensurePrivateDir, siblingTempName, writeFileSafely } from '../fsutil/safe-write.js';
+import { manifestGunzip } from './manifest-reader.js';
 import { parseManifest, serializeManifest, type Manifest } from './manifest.js';
 
 const gzip = promisify(zlib.gzip);
@@ -44,7 +45,7 @@ export class ManifestCache {
   async open(id: string): Promise<Readable | undefined> {
     const handle = await fs.open(this.#file(id)).catch(() => undefined);
     // pipeline, not pipe: a read error must end the plain stream too, with that error.
-    return handle && pipeline(handle.createReadStream(), zlib.createGunzip(), () => undefined);
+    return handle && pipeline(handle.createReadStream(), manifestGunzip(), () => undefined);
   }
 
   async put(manifest: Manifest): Promise<void> {

@@ -5,10 +5,20 @@
  * another layout (manifests written whole, on one line) is parsed whole, as `parseManifest` does.
  */
 import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import { BackupError } from '../errors.js';
 import { parseManifest, type Manifest, type ManifestEntry } from './manifest.js';
 
 const ENTRIES_OPEN = '"entries":[';
+
+/**
+ * The gunzip a manifest copy is read through. zlib's 16 KiB pieces made the 24 MB of a 77k-entry manifest 1,500 round
+ * trips to the thread pool, each handing `readManifestStream` a piece to split: 130-240 ms of inflating alone, against
+ * 50-120 ms in pieces of 256 KiB.
+ */
+export function manifestGunzip(): zlib.Gunzip {
+  return zlib.createGunzip({ chunkSize: 256 << 10 });
+}
 
 /**
  * Hands a manifest read whole to `onEntry` as if it had streamed in: entry by entry, with the manifest's header, whose

@@ -6,7 +6,6 @@
  */
 import { PassThrough, Readable, Writable, pipeline, type Transform } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { BackupError, errnoCode, isBackupError } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
@@ -14,7 +13,7 @@ import type { ArchiveStorage } from '../storage/storage.js';
 import { createDecryptStream, decryptBuffer, keyRequired, type DecryptionKey } from '../crypto/index.js';
 import { DigestStream } from './digest.js';
 import { MANIFEST_ARCHIVE_PATH, parseManifest, type Manifest, type ManifestEntry } from './manifest.js';
-import { handEntries, readManifestStream } from './manifest-reader.js';
+import { handEntries, manifestGunzip, readManifestStream } from './manifest-reader.js';
 import { TarReader, type EntrySink, type TarEntryHandler } from './tar-reader.js';
 import { endsItsBuffer, releaseBuffer, ReleasingGunzip } from './release.js';
 
@@ -223,7 +222,7 @@ export async function readManifestCopyWithDigest(
   // is never held whole, which was a restore's peak memory before any file was written. readManifestStream bounds
   // what a small copy may inflate into (a gzip bomb).
   const plainDigest = new DigestStream();
-  const plain = pipeline(Readable.from([compressed]), zlib.createGunzip(), plainDigest, () => undefined);
+  const plain = pipeline(Readable.from([compressed]), manifestGunzip(), plainDigest, () => undefined);
   let manifest: Manifest;
   try {
     manifest = await readManifestStream(plain, `manifest ${record.manifest}`, MAX_MANIFEST_BYTES, onEntry);

@@ -7,12 +7,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import { CompactState } from '../archive/compact-state.js';
 import { DigestStream } from '../archive/digest.js';
 import { ManifestCache } from '../archive/manifest-cache.js';
 import type { Manifest } from '../archive/manifest.js';
-import { readManifestStream } from '../archive/manifest-reader.js';
+import { manifestGunzip, readManifestStream } from '../archive/manifest-reader.js';
 import { loadManifest } from '../archive/read.js';
 import { StateCache } from '../archive/state-cache.js';
 import type { DecryptionKey, EncryptionKey } from '../crypto/index.js';
@@ -132,7 +131,7 @@ async function streamedFold(
       if (!plain) return undefined;
     } else {
       digest = new DigestStream();
-      plain = pipeline(await storage.open(record.manifest), digest, zlib.createGunzip(), () => undefined);
+      plain = pipeline(await storage.open(record.manifest), digest, manifestGunzip(), () => undefined);
     }
     const where = digest ? `manifest ${record.manifest}` : `cached manifest of ${record.id}`;
     const builder = previous ? undefined : CompactState.builder();
