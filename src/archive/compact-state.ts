@@ -316,35 +316,44 @@ export class CompactState {
     return this.#c.sha256.toString('hex', SHA256_BYTES * i, SHA256_BYTES * (i + 1));
   }
 
-  /** The binary form, bound to the backup it is the state of. */
+  /** The binary form, bound to the backup it is the state of, in one buffer. */
   encode(identity: StateIdentity): Buffer {
-    const paths = this.paths;
+    return Buffer.concat(Array.from(this.encodedPieces(identity), (piece) => Buffer.from(piece)));
+  }
+
+  /**
+   * The binary form piece by piece, each valid until the next is asked for: the columns as they lie in memory, the
+   * paths through a small buffer, the checksum last. Written as they come, they make the file without its being held
+   * whole: as one buffer it was a backup's peak memory, made at its very end (24 MB for 154k entries).
+   */
+  *encodedPieces(identity: StateIdentity): Generator<Uint8Array> {
     const c = this.#c;
+    const paths = this.#encoded ? undefined : c.paths;
     const linkEntries = [...c.links.keys()];
     const targets = linkEntries.map((i) => c.links.get(i)!);
-    const header: Header = { ...identity, entries: this.length, links: linkEntries.length, pathBytes: nulJoinedBytes(paths), linkBytes: nulJoinedBytes(targets) };
+    const pathBytes = this.#encoded ? this.#encoded.bytes.length : nulJoinedBytes(paths!);
+    const header: Header = { ...identity, entries: this.length, links: linkEntries.length, pathBytes, linkBytes: nulJoinedBytes(targets) };
     const headerText = Buffer.from(JSON.stringify(header));
     const at = layout(16 + headerText.length, header);
-    const out = Buffer.alloc(at.end + SHA256_BYTES);
-    MAGIC.copy(out, 0);
-    out.writeUInt32LE(VERSION, 8);
-    out.writeUInt32LE(headerText.length, 12);
-    headerText.copy(out, 16);
-    const put = (array: ArrayBufferView, offset: number) => Buffer.from(array.buffer, array.byteOffset, array.byteLength).copy(out, offset);
-    put(c.mtime, at.mtime);
-    put(c.ctime, at.ctime);
-    put(c.size, at.size);
-    put(c.ino, at.ino);
-    put(c.mode, at.mode);
-    put(c.uid, at.uid);
-    put(c.gid, at.gid);
-    put(Uint32Array.from(linkEntries), at.linkEntry);
-    put(c.type, at.type);
-    put(c.sha256, at.sha256);
-    writeNulJoined(out, at.paths, paths);
-    writeNulJoined(out, at.links, targets);
-    createHash('sha256').update(out.subarray(0, at.end)).digest().copy(out, at.end);
-    return out;
+    const hash = createHash('sha256');
+    const hashed = (piece: Uint8Array): Uint8Array => {
+      hash.update(piece);
+      return piece;
+    };
+    // Up to the first column: magic, version, the header's length, the header, zeros to a multiple of 8.
+    const head = Buffer.alloc(at.mtime);
+    MAGIC.copy(head, 0);
+    head.writeUInt32LE(VERSION, 8);
+    head.writeUInt32LE(headerText.length, 12);
+    headerText.copy(head, 16);
+    yield hashed(head);
+    for (const column of [c.mtime, c.ctime, c.size, c.ino, c.mode, c.uid, c.gid, Uint32Array.from(linkEntries), c.type, c.sha256]) {
+      yield hashed(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
+    }
+    if (this.#encoded) yield hashed(this.#encoded.bytes);
+    else for (const piece of nulJoinedPieces(paths!)) yield hashed(piece);
+    for (const piece of nulJoinedPieces(targets)) yield hashed(piece);
+    yield hash.digest();
   }
 
   /** Reads a binary form; a damaged one is an INTEGRITY error. */
@@ -412,13 +421,31 @@ function nulJoinedBytes(strings: readonly string[]): number {
   return bytes;
 }
 
-/** Writes `strings` as NUL-separated UTF-8 at `offset`, string by string: joined first, 77k paths made a 14 MB string. */
-function writeNulJoined(out: Buffer, offset: number, strings: readonly string[]): void {
-  let at = offset;
-  strings.forEach((s, k) => {
-    if (k > 0) out[at++] = 0;
-    at += out.write(s, at);
-  });
+/** Bytes of a piece of NUL-separated strings, before it is handed on. */
+const JOINED_PIECE = 64 * 1024;
+
+/**
+ * `strings` as NUL-separated UTF-8, in pieces of one reused buffer (each valid until the next is asked for): joined
+ * first, 77k paths made a 14 MB string.
+ */
+function* nulJoinedPieces(strings: readonly string[]): Generator<Uint8Array> {
+  const piece = Buffer.allocUnsafe(JOINED_PIECE);
+  let used = 0;
+  for (let k = 0; k < strings.length; k++) {
+    const s = strings[k]!;
+    const bytes = (k > 0 ? 1 : 0) + Buffer.byteLength(s);
+    if (used + bytes > JOINED_PIECE && used > 0) {
+      yield piece.subarray(0, used);
+      used = 0;
+    }
+    if (bytes > JOINED_PIECE) {
+      yield Buffer.from(k > 0 ? `\0${s}` : s);
+      continue;
+    }
+    if (k > 0) piece[used++] = 0;
+    used += piece.write(s, used);
+  }
+  if (used > 0) yield piece.subarray(0, used);
 }
 
 /**

@@ -38,6 +38,28 @@ describe('StateCache', () => {
     expect(fs.statSync(path.join(cache.dir, 'b1.state')).mode & 0o777).toBe(0o600);
   });
 
+  it('writes a state far larger than the pieces it is written in, and reads it back the same', async () => {
+    const cache = cacheIn();
+    const entries = Array.from({ length: 5000 }, (_, i) => ({
+      ...entry,
+      path: `svc/volumes/v/folder-${i % 50}/fïle-${i}.json`,
+      ino: i,
+      sha256: i.toString(16).padStart(64, '0'),
+    }));
+    // Longer than a piece (64 KiB) alone, a path and a link target both.
+    entries.push({ ...entry, path: `svc/volumes/v/${'p'.repeat(70_000)}`, ino: 5000, sha256: 'f'.repeat(64) });
+    entries.push({ ...entry, type: 'symlink' as const, path: 'svc/volumes/v/link', link: 't'.repeat(70_000), ino: 5001, sha256: 'e'.repeat(64) });
+    const state = CompactState.of(entries);
+    await cache.put(record('b1'), state);
+    const read = (await cache.get(record('b1')))!;
+    expect(read.paths).toEqual(state.paths);
+    for (let i = 0; i < state.length; i++) {
+      expect(read.facts(i)).toEqual(state.facts(i));
+      expect(read.sha256(i)).toBe(state.sha256(i));
+    }
+    expect(fs.readdirSync(cache.dir)).toEqual(['b1.state']);
+  });
+
   it('ignores a state that is missing, damaged, or of another manifest than the record names', async () => {
     const cache = cacheIn();
     expect(await cache.get(record('b1'))).toBeUndefined();

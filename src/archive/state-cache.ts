@@ -7,7 +7,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ensurePrivateDir, writeFileSafely } from '../fsutil/safe-write.js';
+import { ensurePrivateDir, writeFileSafelyFrom } from '../fsutil/safe-write.js';
 import type { BackupRecord } from '../metadata/record.js';
 import { CompactState } from './compact-state.js';
 import { MANIFEST_CACHE_DIR } from './manifest-cache.js';
@@ -41,7 +41,7 @@ export class StateCache {
 
   async put(record: BackupRecord, state: CompactState): Promise<void> {
     await ensurePrivateDir(this.dir);
-    await writeFileSafely(path.join(this.dir, this.#name(record.id)), state.encode({ id: record.id, manifestSha256: record.manifestSha256 }));
+    await writeFileSafelyFrom(path.join(this.dir, this.#name(record.id)), state.encodedPieces({ id: record.id, manifestSha256: record.manifestSha256 }));
   }
 
   /** Removes every cached state (and a killed write's temporary file) but those of the backups in `keep`. */

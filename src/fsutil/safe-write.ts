@@ -36,6 +36,28 @@ export async function writeFileSafely(file: string, data: string | Buffer): Prom
   await fsyncDir(path.dirname(file));
 }
 
+/**
+ * `writeFileSafely` for content made piece by piece, each piece written before the next is asked for, so that it is
+ * never held whole. A crash leaves at most a temporary file beside `file` (`siblingTempName`).
+ */
+export async function writeFileSafelyFrom(file: string, pieces: Iterable<Uint8Array>): Promise<void> {
+  const staging = siblingTempName(file);
+  const handle = await fs.open(staging, 'wx', FILE_MODE);
+  try {
+    await handle.chmod(FILE_MODE);
+    for (const piece of pieces) {
+      for (let done = 0; done < piece.length; ) done += (await handle.write(piece, done)).bytesWritten;
+    }
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await fs.rm(staging, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await commitRename(staging, file);
+}
+
 /** Renames a complete, fsynced file into place and makes the rename durable. */
 export async function commitRename(from: string, to: string): Promise<void> {
   await fs.rename(from, to);
