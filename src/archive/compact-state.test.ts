@@ -65,6 +65,8 @@ describe('CompactState', () => {
     expect(decoded.identity).toEqual(identity);
     expect(rows(decoded.state)).toEqual(rows(state));
     expect(decoded.state.paths[7]).toBe('svc/volumes/data/f7');
+    // A state read back, its paths still as the file's bytes, gives the same bytes again.
+    expect(CompactState.decode(state.encode(identity), 'test').state.encode(identity).equals(state.encode(identity))).toBe(true);
   });
 
   it('keeps a SHA-256 only when it is one', () => {

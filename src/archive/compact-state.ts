@@ -379,8 +379,8 @@ export class CompactState {
     const n = header.entries;
     // The columns and paths are read where they lie in the file's bytes, which are almost all columns and paths:
     // copying them out cost 12 MB of fresh memory for 77k entries, and touching fresh memory is what costs here
-    // (about 5 ms a megabyte on the benchmark's machine). Typed arrays need their columns at a multiple of 8, which
-    // they are in the file; bytes read into memory that does not start on one are copied to memory that does.
+    // (about 5 ms a megabyte on the benchmark's machine). A typed array must start on a multiple of its element's
+    // size, which each column does when the file's bytes start on a multiple of 8; bytes that do not are copied.
     const bytes = data.byteOffset % 8 === 0 ? data : Buffer.from(data);
     const pathBytes = bytes.subarray(at.paths, at.links);
     const pathStarts = nulStarts(pathBytes, n);
