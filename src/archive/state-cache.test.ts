@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BackupRecord } from '../metadata/record.js';
 import { CompactState } from './compact-state.js';
+import type { ManifestEntry } from './manifest.js';
 import { StateCache } from './state-cache.js';
 
 const entry = {
@@ -40,7 +41,7 @@ describe('StateCache', () => {
 
   it('writes a state far larger than the pieces it is written in, and reads it back the same', async () => {
     const cache = cacheIn();
-    const entries = Array.from({ length: 5000 }, (_, i) => ({
+    const entries: ManifestEntry[] = Array.from({ length: 5000 }, (_, i) => ({
       ...entry,
       path: `svc/volumes/v/folder-${i % 50}/fïle-${i}.json`,
       ino: i,
@@ -48,7 +49,7 @@ describe('StateCache', () => {
     }));
     // Longer than a piece (64 KiB) alone, a path and a link target both.
     entries.push({ ...entry, path: `svc/volumes/v/${'p'.repeat(70_000)}`, ino: 5000, sha256: 'f'.repeat(64) });
-    entries.push({ ...entry, type: 'symlink' as const, path: 'svc/volumes/v/link', link: 't'.repeat(70_000), ino: 5001, sha256: 'e'.repeat(64) });
+    entries.push({ ...entry, type: 'symlink', path: 'svc/volumes/v/link', link: 't'.repeat(70_000), ino: 5001, sha256: 'e'.repeat(64) });
     const state = CompactState.of(entries);
     await cache.put(record('b1'), state);
     const read = (await cache.get(record('b1')))!;
