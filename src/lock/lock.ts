@@ -144,14 +144,36 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** True while the process that took the lease on `dir` is still at work. */
+/**
+ * True while the process that took the lease on `dir` is still at work, or is taking it.
+ *
+ * A workspace's owner record is written before its lock is taken (`acquireLease`), so for a moment a live process has
+ * a record and no lock yet, and its record may even be empty, being written. Judged by the lock alone in that moment,
+ * the lease looked dead, and a sweep of temp/ then removed the new lease and record, and a later sweep the folder,
+ * from under the command that had just made it (a create of 20 run at once failed with ENOENT in its own folder). A
+ * young record of a live process, or a young record not written yet, therefore counts as alive: a lock is taken
+ * within milliseconds of its record, and the lock's freshness decides once the record is older than the stale time.
+ */
 export async function isLeaseAlive(dir: string): Promise<boolean> {
-  try {
-    const owner = JSON.parse(await fs.readFile(leaseOwnerPathOf(dir), 'utf8')) as LeaseOwner;
-    if (owner.host === os.hostname() && !processAlive(owner.pid)) return false;
-  } catch {
-    // No owner record yet (just being taken) or unreadable: the lock's freshness decides.
-  }
   const lockPath = leasePathOf(dir);
-  return lockfile.check(lockPath, lockOptions(lockPath));
+  const locked = () => lockfile.check(lockPath, lockOptions(lockPath));
+  const ownerPath = leaseOwnerPathOf(dir);
+  let text: string;
+  let young: boolean;
+  try {
+    const [content, stat] = await Promise.all([fs.readFile(ownerPath, 'utf8'), fs.stat(ownerPath)]);
+    text = content;
+    young = Date.now() - stat.mtimeMs < STALE_MS;
+  } catch {
+    return locked(); // No owner record: the lock's freshness decides.
+  }
+  let owner: LeaseOwner;
+  try {
+    owner = JSON.parse(text) as LeaseOwner;
+  } catch {
+    return young || locked(); // Being written, or damaged.
+  }
+  if (owner.host !== os.hostname()) return locked();
+  if (!processAlive(owner.pid)) return false;
+  return young || locked();
 }
