@@ -324,14 +324,15 @@ export class CompactState {
   /**
    * The binary form piece by piece, each valid until the next is asked for: the columns as they lie in memory, the
    * paths through a small buffer, the checksum last. Written as they come, they make the file without its being held
-   * whole: as one buffer it was a backup's peak memory, made at its very end (24 MB for 154k entries).
+   * whole: as one buffer it was a backup's peak memory, made at its very end (26 MB for 153k entries).
    */
   *encodedPieces(identity: StateIdentity): Generator<Uint8Array> {
     const c = this.#c;
-    const paths = this.#encoded ? undefined : c.paths;
+    // A state read back still has its paths as the file's bytes: they are written as they are.
+    const encoded = this.#encoded?.bytes;
     const linkEntries = [...c.links.keys()];
     const targets = linkEntries.map((i) => c.links.get(i)!);
-    const pathBytes = this.#encoded ? this.#encoded.bytes.length : nulJoinedBytes(paths!);
+    const pathBytes = encoded ? encoded.length : nulJoinedBytes(c.paths);
     const header: Header = { ...identity, entries: this.length, links: linkEntries.length, pathBytes, linkBytes: nulJoinedBytes(targets) };
     const headerText = Buffer.from(JSON.stringify(header));
     const at = layout(16 + headerText.length, header);
@@ -350,8 +351,8 @@ export class CompactState {
     for (const column of [c.mtime, c.ctime, c.size, c.ino, c.mode, c.uid, c.gid, Uint32Array.from(linkEntries), c.type, c.sha256]) {
       yield hashed(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
     }
-    if (this.#encoded) yield hashed(this.#encoded.bytes);
-    else for (const piece of nulJoinedPieces(paths!)) yield hashed(piece);
+    if (encoded) yield hashed(encoded);
+    else for (const piece of nulJoinedPieces(c.paths)) yield hashed(piece);
     for (const piece of nulJoinedPieces(targets)) yield hashed(piece);
     yield hash.digest();
   }

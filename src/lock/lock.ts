@@ -162,18 +162,21 @@ export async function isLeaseAlive(dir: string): Promise<boolean> {
   let young: boolean;
   try {
     const [content, stat] = await Promise.all([fs.readFile(ownerPath, 'utf8'), fs.stat(ownerPath)]);
-    text = content;
-    young = Date.now() - stat.mtimeMs < STALE_MS;
+    [text, young] = [content, Date.now() - stat.mtimeMs < STALE_MS];
   } catch {
     return locked(); // No owner record: the lock's freshness decides.
   }
-  let owner: LeaseOwner;
-  try {
-    owner = JSON.parse(text) as LeaseOwner;
-  } catch {
-    return young || locked(); // Being written, or damaged.
-  }
-  if (owner.host !== os.hostname()) return locked();
-  if (!processAlive(owner.pid)) return false;
+  const owner = ownerIn(text); // Undefined while being written (or damaged).
+  if (owner && owner.host !== os.hostname()) return locked();
+  if (owner && !processAlive(owner.pid)) return false;
   return young || locked();
+}
+
+function ownerIn(text: string): LeaseOwner | undefined {
+  try {
+    const owner = JSON.parse(text) as Partial<LeaseOwner> | null;
+    return typeof owner?.pid === 'number' && typeof owner.host === 'string' ? (owner as LeaseOwner) : undefined;
+  } catch {
+    return undefined;
+  }
 }
