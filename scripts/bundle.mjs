@@ -20,7 +20,6 @@ const common = {
   platform: 'node',
   target: 'node20',
   minify: true,
-  keepNames: true,
   logLevel: 'warning',
 };
 

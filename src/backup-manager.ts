@@ -1,50 +1,45 @@
 /** The implementation of `BackupInterface` over one platform: each method delegates to the module that owns it. */
 import type { BackupInterface, ListFilter, ShowOptions, ShowResult, VerifyRequest } from './backup-interface.js';
-import { loadManifest } from './archive/read.js';
-import { createBackup, type CreateBackupOptions, type CreateBackupResult } from './backup/create.js';
+import type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';
 import { BackupError } from './errors.js';
-import {
-  cleanupBackups,
-  deleteBackup,
-  rebuildIndex,
-  type CleanupOptions,
-  type CleanupResult,
-  type DeleteOptions,
-  type DeleteResult,
-  type RebuildOptions,
-  type RebuildReport,
-} from './maintenance/index.js';
+import type { CleanupOptions, CleanupResult, DeleteOptions, DeleteResult, RebuildOptions, RebuildReport } from './maintenance/index.js';
 import { resolveBackupId } from './metadata/ids.js';
 import type { BackupRecord } from './metadata/record.js';
 import { readIndex } from './metadata/store.js';
-import { inventory, type ServiceSummary } from './platform/inventory.js';
+import type { ServiceSummary } from './platform/inventory.js';
 import { loadPlatform, type LocatePlatformOptions } from './platform/load.js';
 import type { Platform } from './platform/types.js';
 import { backupLayout, ensureLayout, type BackupLayout } from './repository/layout.js';
 import { describeLooseMode, findLooseModes } from './repository/modes.js';
 import { LocalStorage } from './storage/local.js';
 import type { ArchiveStorage } from './storage/storage.js';
-import { verifyBackup, type VerifyReport } from './verify/verify.js';
-import { restoreBackup, type RestoreOptions, type RestoreResult } from './restore/restore.js';
-import { checkNewSchedule, scheduledBackupRunner } from './backup/scheduled.js';
-import { applyRetention } from './maintenance/cleanup.js';
-import {
-  addSchedule,
-  listSchedules,
-  removeSchedule,
-  runDaemon,
-  runDue,
-  runNow,
-  scheduleFiles,
-  type AddedSchedule,
-  type NewSchedule,
-  type RunDueReport,
-  type RunOutcome,
-  type Schedule,
-  type SchedulerLog,
-  type SchedulerOptions,
-  type ScheduleView,
+import type { VerifyReport } from './verify/verify.js';
+import type { RestoreOptions, RestoreResult } from './restore/restore.js';
+import type {
+  AddedSchedule,
+  NewSchedule,
+  RunDueReport,
+  RunOutcome,
+  Schedule,
+  SchedulerLog,
+  SchedulerOptions,
+  ScheduleView,
 } from './schedule/index.js';
+
+/**
+ * The operations' modules, loaded when first used. A command then evaluates only the code it runs: `list` starts
+ * without the archive, restore, encryption and scheduling code and their dependencies.
+ */
+const operations = {
+  create: () => import('./backup/create.js'),
+  read: () => import('./archive/read.js'),
+  inventory: () => import('./platform/inventory.js'),
+  maintenance: () => import('./maintenance/index.js'),
+  restore: () => import('./restore/restore.js'),
+  schedule: () => import('./schedule/index.js'),
+  scheduled: () => import('./backup/scheduled.js'),
+  verify: () => import('./verify/verify.js'),
+};
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -83,12 +78,12 @@ export class BackupManager implements BackupInterface {
     this.storage = new LocalStorage(this.layout.archives, () => Promise.reject(new Error('read-only storage handle')));
   }
 
-  services(): Promise<ServiceSummary[]> {
-    return Promise.resolve(inventory(this.platform));
+  async services(): Promise<ServiceSummary[]> {
+    return (await operations.inventory()).inventory(this.platform);
   }
 
-  create(options: CreateBackupOptions): Promise<CreateBackupResult> {
-    return createBackup(this.platform, options);
+  async create(options: CreateBackupOptions): Promise<CreateBackupResult> {
+    return (await operations.create()).createBackup(this.platform, options);
   }
 
   async records(): Promise<BackupRecord[]> {
@@ -127,7 +122,7 @@ export class BackupManager implements BackupInterface {
       chain: chainOf(records, record),
       dependents: records.filter((r) => r.parent === record.id),
     };
-    if (options.files) result.manifest = await loadManifest(this.storage, record, options.key);
+    if (options.files) result.manifest = await (await operations.read()).loadManifest(this.storage, record, options.key);
     return result;
   }
 
@@ -142,6 +137,7 @@ export class BackupManager implements BackupInterface {
     const selected = request.all ? newestFirst(records) : (request.ids ?? []).map((id) => resolveBackupId(records, id));
     if (selected.length === 0 && !request.all) throw new BackupError('USAGE', 'name a backup id to verify, or pass --all');
     await this.#reportLooseModes(request);
+    const { verifyBackup } = await operations.verify();
     const reports: VerifyReport[] = [];
     for (const record of selected) {
       reports.push(await verifyBackup(this.storage, record, { ...request, records }));
@@ -149,24 +145,29 @@ export class BackupManager implements BackupInterface {
     return reports;
   }
 
-  cleanup(options: CleanupOptions = {}): Promise<CleanupResult> {
-    return cleanupBackups(this.platform, options);
+  async cleanup(options: CleanupOptions = {}): Promise<CleanupResult> {
+    return (await operations.maintenance()).cleanupBackups(this.platform, options);
   }
 
-  delete(id: string, options: DeleteOptions = {}): Promise<DeleteResult> {
-    return deleteBackup(this.platform, id, options);
+  async delete(id: string, options: DeleteOptions = {}): Promise<DeleteResult> {
+    return (await operations.maintenance()).deleteBackup(this.platform, id, options);
   }
 
-  rebuildIndex(options: RebuildOptions = {}): Promise<RebuildReport> {
-    return rebuildIndex(this.platform, options);
+  async rebuildIndex(options: RebuildOptions = {}): Promise<RebuildReport> {
+    return (await operations.maintenance()).rebuildIndex(this.platform, options);
   }
 
-  restore(options: RestoreOptions): Promise<RestoreResult> {
-    return restoreBackup(this.platform, this.storage, options);
+  async restore(options: RestoreOptions): Promise<RestoreResult> {
+    return (await operations.restore()).restoreBackup(this.platform, this.storage, options);
   }
 
   /** What the scheduler needs: where schedules live, how a scheduled backup runs, and its retention. */
-  #scheduler(log?: SchedulerLog): SchedulerOptions {
+  async #scheduler(log?: SchedulerLog): Promise<SchedulerOptions> {
+    const [{ scheduleFiles }, { scheduledBackupRunner }, { applyRetention }] = await Promise.all([
+      operations.schedule(),
+      operations.scheduled(),
+      operations.maintenance(),
+    ]);
     return {
       files: scheduleFiles(this.layout),
       runBackup: scheduledBackupRunner(this.platform),
@@ -179,30 +180,34 @@ export class BackupManager implements BackupInterface {
   }
 
   async addSchedule(input: NewSchedule): Promise<AddedSchedule> {
+    const [{ addSchedule, scheduleFiles }, { checkNewSchedule }] = await Promise.all([operations.schedule(), operations.scheduled()]);
     await checkNewSchedule(this.platform, input);
     await ensureLayout(this.layout);
     return addSchedule(scheduleFiles(this.layout), input);
   }
 
-  listSchedules(): Promise<ScheduleView[]> {
+  async listSchedules(): Promise<ScheduleView[]> {
+    const { listSchedules, scheduleFiles } = await operations.schedule();
     return listSchedules(scheduleFiles(this.layout));
   }
 
-  deleteSchedule(id: string): Promise<Schedule> {
+  async deleteSchedule(id: string): Promise<Schedule> {
+    const { removeSchedule, scheduleFiles } = await operations.schedule();
     return removeSchedule(scheduleFiles(this.layout), id);
   }
 
-  runSchedule(id: string, options: { signal?: AbortSignal } = {}): Promise<RunOutcome> {
-    return runNow(this.#scheduler(), id, options);
+  async runSchedule(id: string, options: { signal?: AbortSignal } = {}): Promise<RunOutcome> {
+    return (await operations.schedule()).runNow(await this.#scheduler(), id, options);
   }
 
-  runDueSchedules(options: { signal?: AbortSignal; log?: SchedulerLog } = {}): Promise<RunDueReport> {
-    return runDue(this.#scheduler(options.log), { ...(options.signal && { signal: options.signal }) });
+  async runDueSchedules(options: { signal?: AbortSignal; log?: SchedulerLog } = {}): Promise<RunDueReport> {
+    return (await operations.schedule()).runDue(await this.#scheduler(options.log), { ...(options.signal && { signal: options.signal }) });
   }
 
-  runDaemon(signal: AbortSignal, options: { log?: SchedulerLog; pollMs?: number; graceMs?: number } = {}): Promise<void> {
-    return runDaemon(
-      { ...this.#scheduler(options.log), ...(options.pollMs !== undefined && { pollMs: options.pollMs }), ...(options.graceMs !== undefined && { graceMs: options.graceMs }) },
+  async runDaemon(signal: AbortSignal, options: { log?: SchedulerLog; pollMs?: number; graceMs?: number } = {}): Promise<void> {
+    const scheduler = await this.#scheduler(options.log);
+    return (await operations.schedule()).runDaemon(
+      { ...scheduler, ...(options.pollMs !== undefined && { pollMs: options.pollMs }), ...(options.graceMs !== undefined && { graceMs: options.graceMs }) },
       signal,
     );
   }

@@ -4,7 +4,7 @@
  * printed.
  */
 import { BackupError } from '../errors.js';
-import { readIdentityFile, type DecryptionKey } from '../crypto/index.js';
+import type { DecryptionKey } from '../crypto/index.js';
 import type { BackupManager } from '../backup-manager.js';
 import { resolveBackupId } from '../metadata/ids.js';
 import type { CliContext } from './context.js';
@@ -66,7 +66,12 @@ export interface KeyOptions {
  */
 export async function decryptionKey(ctx: CliContext, options: KeyOptions, needPassphrase: boolean): Promise<DecryptionKey | undefined> {
   const identities: string[] = [];
-  for (const file of options.identity ?? []) identities.push(...(await readIdentityFile(file, { onWarning: (m) => ctx.warn(m) })));
+  const files = options.identity ?? [];
+  if (files.length > 0) {
+    // Loaded when needed: most commands never touch the encryption library, a quarter of the CLI's code.
+    const { readIdentityFile } = await import('../crypto/index.js');
+    for (const file of files) identities.push(...(await readIdentityFile(file, { onWarning: (m) => ctx.warn(m) })));
+  }
   let passphrase = ctx.io.env[PASSPHRASE_ENV] || undefined;
   if (passphrase === undefined && needPassphrase && canPrompt(ctx)) passphrase = await askHidden(ctx, 'Passphrase: ');
   if (identities.length === 0 && passphrase === undefined) return undefined;

@@ -4,9 +4,8 @@
  * one. Folders it creates are 0700. Modes are set explicitly, so the umask does not matter.
  */
 import { promises as fs, constants } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { randomHex } from '../random.js';
 
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
@@ -30,6 +29,8 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** Atomically replaces `file` with `data` (0600), durable once the promise resolves. */
 export async function writeFileSafely(file: string, data: string | Buffer): Promise<void> {
+  // Loaded when first needed, so that commands which only read do not load it (and its dependencies) at start.
+  const { default: writeFileAtomic } = await import('write-file-atomic');
   await writeFileAtomic(file, data, { mode: FILE_MODE, fsync: true });
   // write-file-atomic keeps an existing file's mode; ours must be 0600 whatever it was.
   await fs.chmod(file, FILE_MODE);
@@ -66,7 +67,7 @@ export async function commitRename(from: string, to: string): Promise<void> {
 
 /** A fresh name beside `file`, for staging writes that are renamed into place. */
 export function siblingTempName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomHex(4)}.tmp`);
 }
 
 export async function exists(file: string): Promise<boolean> {

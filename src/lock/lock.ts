@@ -16,7 +16,6 @@
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
-import lockfile from 'proper-lockfile';
 import { BackupError, errnoCode } from '../errors.js';
 import { DIR_MODE } from '../fsutil/safe-write.js';
 
@@ -37,6 +36,11 @@ export interface HeldLock {
   readonly intact: boolean;
 }
 
+/** proper-lockfile, loaded on the first lock: commands that take none (`list`, `show`) then start without it. */
+async function lockfile(): Promise<typeof import('proper-lockfile')> {
+  return (await import('proper-lockfile')).default;
+}
+
 function lockOptions(lockPath: string) {
   return { lockfilePath: lockPath, realpath: false, stale: STALE_MS } as const;
 }
@@ -44,7 +48,7 @@ function lockOptions(lockPath: string) {
 async function lockOnce(lockPath: string): Promise<HeldLock | undefined> {
   const state = { intact: true };
   try {
-    const release = await lockfile.lock(lockPath, {
+    const release = await (await lockfile()).lock(lockPath, {
       ...lockOptions(lockPath),
       update: UPDATE_MS,
       retries: 0,
@@ -156,7 +160,7 @@ function processAlive(pid: number): boolean {
  */
 export async function isLeaseAlive(dir: string): Promise<boolean> {
   const lockPath = leasePathOf(dir);
-  const locked = () => lockfile.check(lockPath, lockOptions(lockPath));
+  const locked = async () => (await lockfile()).check(lockPath, lockOptions(lockPath));
   const ownerPath = leaseOwnerPathOf(dir);
   let text: string;
   let young: boolean;

@@ -2,8 +2,8 @@
  * Backup ids: readable and sortable (`20261124T020000Z-full-7f3a`: UTC time, type, random suffix), and the lookup
  * every command uses, which accepts any unique prefix.
  */
-import { randomBytes } from 'node:crypto';
 import { BackupError } from '../errors.js';
+import { randomHex } from '../random.js';
 import type { BackupRecord, BackupType } from './record.js';
 
 export function compactUtc(date: Date): string {
@@ -12,7 +12,7 @@ export function compactUtc(date: Date): string {
 
 export function newBackupId(type: BackupType, date: Date, taken: ReadonlySet<string>): string {
   for (;;) {
-    const id = `${compactUtc(date)}-${type}-${randomBytes(2).toString('hex')}`;
+    const id = `${compactUtc(date)}-${type}-${randomHex(2)}`;
     if (!taken.has(id)) return id;
   }
 }
@@ -36,3 +36,4 @@ export function resolveBackupId(records: readonly BackupRecord[], query: string)
     { id: trimmed, candidates: matches.map((r) => r.id) },
   );
 }
+

@@ -4,7 +4,6 @@ import { BACKUP_TYPES } from '../../metadata/record.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { collect, descriptionText, integerIn, list, oneOf } from '../options.js';
-import { resolveEncryption } from '../../backup/encryption.js';
 import { decryptionKey, newPassphrase } from '../secrets.js';
 
 export function registerCreate(backup: Command<[], Record<string, unknown>, Record<string, unknown>>, ctx: CliContext): void {
@@ -35,6 +34,7 @@ Examples:
   mcp backup create --type service --services git --no-volumes --include-logs`)
     .action(async (opts) => {
       const manager = await ctx.manager();
+      const { resolveEncryption } = await import('../../backup/encryption.js');
       const encryption = await resolveEncryption(manager.platform, {
         ...(opts.encrypt !== undefined && { encrypt: opts.encrypt }),
         recipients: opts.recipient ?? [],

@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import { BackupError } from '../../errors.js';
 import { BACKUP_TYPES } from '../../metadata/record.js';
-import { formatInZone, type ScheduleView } from '../../schedule/index.js';
+import type { ScheduleView } from '../../schedule/index.js';
 import type { CliContext } from '../context.js';
 import { formatAge, table } from '../format.js';
 import { collect, descriptionText, integerIn, list, oneOf } from '../options.js';
@@ -70,6 +70,7 @@ Examples:
         }),
       });
       const { schedule: created, reading, nextRuns } = added;
+      const { formatInZone } = await import('../../schedule/index.js');
       ctx.result({ ...created, reading, nextRuns: nextRuns.map((d) => d.toISOString()) }, () =>
         [
           `Created schedule ${created.id}: "${created.expression}" — ${reading} (${created.timezone})`,
@@ -86,6 +87,7 @@ Examples:
     .action(async () => {
       const manager = await ctx.manager();
       const views = await manager.listSchedules();
+      const { formatInZone } = await import('../../schedule/index.js');
       ctx.result(
         views.map((v) => ({ ...v.schedule, reading: v.reading, nextRunAt: v.nextRunAt?.toISOString() ?? null, overdue: v.overdue, ...(v.invalid && { invalid: v.invalid }) })),
         () => {
