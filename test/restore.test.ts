@@ -20,6 +20,10 @@ function withoutExcluded(snapshot: ExactSnapshot): ExactSnapshot {
   return Object.fromEntries(Object.entries(snapshot).filter(([key]) => !isExcluded(key)));
 }
 
+function withoutTemp(snapshot: ExactSnapshot): ExactSnapshot {
+  return Object.fromEntries(Object.entries(snapshot).filter(([key]) => key !== 'root/backup/temp'));
+}
+
 function only(snapshot: ExactSnapshot, labels: string[]): ExactSnapshot {
   return Object.fromEntries(Object.entries(snapshot).filter(([key]) => labels.some((l) => key === l || key.startsWith(`${l}/`))));
 }
@@ -39,6 +43,18 @@ describe('restore in place', () => {
     changed = exactSnapshot(restoredPaths(root));
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  // `script` gives the CLI a terminal, so it asks; the answer comes through the terminal as typed.
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('at a terminal, asks before replacing, and an answer of no changes nothing', () => {
+    // The backup folder's temp/ holds the command's own workspace for a moment; everything else stays as it was.
+    const state = () => withoutTemp(exactSnapshot({ root }));
+    const before = state();
+    const run = spawnSync('script', ['-qec', `'${BIN}' backup --platform '${root}' restore ${full.id}`, '/dev/null'], { input: 'n\n', encoding: 'utf8' });
+    expect(run.stdout).toContain(`from ${full.id} in place, replacing what is there (after a safety backup)? [y/N]`);
+    expect(run.stdout).toContain('mcp backup: restore cancelled: nothing was changed');
+    expect(run.status).toBe(1);
+    expect(state()).toEqual(before);
+  });
 
   it('--dry-run names every change and writes nothing at all', () => {
     const before = exactSnapshot({ root });
