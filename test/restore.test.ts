@@ -16,12 +16,12 @@ import type { BackupRecord, ShowResult } from '../src/index.js';
 
 const notExcluded = { skip: isExcluded };
 
-function withoutExcluded(snapshot: ExactSnapshot): ExactSnapshot {
-  return Object.fromEntries(Object.entries(snapshot).filter(([key]) => !isExcluded(key)));
+function without(snapshot: ExactSnapshot, drop: (key: string) => boolean): ExactSnapshot {
+  return Object.fromEntries(Object.entries(snapshot).filter(([key]) => !drop(key)));
 }
 
-function withoutTemp(snapshot: ExactSnapshot): ExactSnapshot {
-  return Object.fromEntries(Object.entries(snapshot).filter(([key]) => key !== 'root/backup/temp'));
+function withoutExcluded(snapshot: ExactSnapshot): ExactSnapshot {
+  return without(snapshot, isExcluded);
 }
 
 function only(snapshot: ExactSnapshot, labels: string[]): ExactSnapshot {
@@ -47,7 +47,7 @@ describe('restore in place', () => {
   // `script` gives the CLI a terminal, so it asks; the answer comes through the terminal as typed.
   it.skipIf(spawnSync('script', ['--version']).status !== 0)('at a terminal, asks before replacing, and an answer of no changes nothing', () => {
     // The backup folder's temp/ holds the command's own workspace for a moment; everything else stays as it was.
-    const state = () => withoutTemp(exactSnapshot({ root }));
+    const state = () => without(exactSnapshot({ root }), (key) => key === 'root/backup/temp');
     const before = state();
     const run = spawnSync('script', ['-qec', `'${BIN}' backup --platform '${root}' restore ${full.id}`, '/dev/null'], { input: 'n\n', encoding: 'utf8' });
     expect(run.stdout).toContain(`from ${full.id} in place, replacing what is there (after a safety backup)? [y/N]`);

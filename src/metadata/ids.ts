@@ -36,4 +36,3 @@ export function resolveBackupId(records: readonly BackupRecord[], query: string)
     { id: trimmed, candidates: matches.map((r) => r.id) },
   );
 }
-
