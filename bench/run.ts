@@ -66,7 +66,21 @@ const USAGE = `Usage: npm run bench -- [options]
   --restore-dir DIR              restore into new folders under DIR (e.g. on tmpfs) instead of bench/.data/work
 `;
 
+function usageError(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n\n${USAGE}`);
+  process.exit(2);
+}
+
 function parseOptions(argv: string[]): Options {
+  try {
+    return checkedOptions(argv);
+  } catch (error) {
+    // parseArgs' own refusals (an unknown option, a missing value): a usage error, not a crash.
+    return usageError((error as Error).message);
+  }
+}
+
+function checkedOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -88,23 +102,19 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  const fail = (msg: string): never => {
-    process.stderr.write(`bench: ${msg}\n\n${USAGE}`);
-    process.exit(2);
-  };
   const size = values.size as DatasetSize;
-  if (!DATASET_SIZES.includes(size)) fail(`unknown --size ${values.size}`);
+  if (!DATASET_SIZES.includes(size)) usageError(`unknown --size ${values.size}`);
   const runs = values.runs === undefined ? (size === 'double' ? 1 : 3) : Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) fail(`--runs must be a positive integer`);
+  if (!Number.isInteger(runs) || runs < 1) usageError(`--runs must be a positive integer`);
   const seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer`);
+  if (!Number.isInteger(seed) || seed < 0) usageError(`--seed must be a non-negative integer`);
   const only = new Set<Operation>();
   for (const op of (values.only ?? OPERATIONS.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!(OPERATIONS as readonly string[]).includes(op)) fail(`unknown operation in --only: ${op}`);
+    if (!(OPERATIONS as readonly string[]).includes(op)) usageError(`unknown operation in --only: ${op}`);
     only.add(op as Operation);
   }
   const timeout = Number(values['timeout-minutes']);
-  if (!(timeout > 0)) fail('--timeout-minutes must be positive');
+  if (!(timeout > 0)) usageError('--timeout-minutes must be positive');
   return { size, runs, seed, json: resolve(values.json), only, regenerate: values.regenerate, keep: values.keep, timeoutMs: timeout * 60_000,
     restoreDir: values['restore-dir'] !== undefined ? resolve(values['restore-dir']) : null };
 }

@@ -2,6 +2,7 @@
  * Smoke test of the benchmark harness: only its data generator (at the tiny size) and the index cloning. The
  * benchmark itself never runs in `npm test` (it takes minutes and measures the machine): run `npm run bench`.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,5 +99,20 @@ describe('bench index cloning', () => {
       else expect(r.parent).toBe(ids[i - 1]);
     }
     expect(cloneIndex({ nothing: [] }, 5)).toHaveProperty('skip');
+  });
+});
+
+describe('npm run bench with bad options', () => {
+  it.each([
+    [['--bogus'], "bench: Unknown option '--bogus'"],
+    [['--runs'], "bench: Option '--runs <value>' argument missing"],
+    [['--size', 'huge'], 'bench: unknown --size huge'],
+  ])('%j: exits 2 with one line and the usage, before any work', (args, line) => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: join(import.meta.dirname, '..'), encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr.split('\n')[0]).toBe(line);
+    expect(run.stderr).toContain('Usage: npm run bench -- [options]');
+    expect(run.stderr).not.toContain('    at ');
+    expect(run.stdout).toBe('');
   });
 });
