@@ -18,6 +18,8 @@ import { DATASET_SIZES, ensureDataset, GENERATOR_VERSION, walkStats, type Datase
 import { failureLine, hasGnuTime, killActive, runMeasured, summarize, type CommandSpec, type RunResult, type Summary } from './measure.js';
 import { mutatePlatform, type MutationSummary } from './mutate.js';
 import { cloneIndex, indentOf, type Json } from './clone-index.js';
+import { updateIndex } from '../src/metadata/store.js';
+import { backupLayout } from '../src/repository/layout.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(REPO, 'bench', '.data');
@@ -885,6 +887,8 @@ async function main(): Promise<void> {
           writeFileSync(join(LP, 'services', 'demo', 'config', 'demo.json'), '{}\n');
           mkdirSync(join(LP, 'backup', 'archives'), { recursive: true, mode: 0o700 });
           writeFileSync(join(LP, 'backup', 'metadata.json'), JSON.stringify(built.index, null, indentOf(original)) + '\n', { mode: 0o600 });
+          // A real index is always the tool's own writing: the clone goes once through its writer, which checks it.
+          await updateIndex(backupLayout(join(LP, 'backup')), (records) => ({ records, result: undefined }));
           row.ours.sizeBytes = fileSize(join(LP, 'backup', 'metadata.json'));
         }
       } catch (e) {

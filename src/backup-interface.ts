@@ -5,6 +5,7 @@
  * Errors are `BackupError`s with a stable `code` (see errors.ts). Nothing here prints, exits or reads the
  * environment: progress and warnings come through the observer callbacks of each call.
  */
+import type { Writable } from 'node:stream';
 import type { Manifest } from './archive/manifest.js';
 import type { DecryptionKey } from './crypto/index.js';
 import type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';
@@ -62,6 +63,12 @@ export interface BackupInterface {
   create(options: CreateBackupOptions): Promise<CreateBackupResult>;
   /** Newest first; reads only the index. */
   list(filter?: ListFilter): Promise<BackupRecord[]>;
+  /**
+   * The same records as `list`, written to `out` as a JSON array, one record per line: what `list --json` prints.
+   * Over the whole index, the records' lines are copied from metadata.json when it is as this tool wrote it
+   * (src/metadata/listing.ts), from one reused buffer: `out` must be done with a chunk when it calls back.
+   */
+  listJson(out: Writable, filter?: ListFilter): Promise<void>;
   show(id: string, options?: ShowOptions): Promise<ShowResult>;
   verify(request: VerifyRequest): Promise<VerifyReport[]>;
   /** Applies retention (keep the N newest, remove those older than D days, never a needed base or the last way back). */

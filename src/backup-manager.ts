@@ -1,10 +1,12 @@
 /** The implementation of `BackupInterface` over one platform: each method delegates to the module that owns it. */
+import type { Writable } from 'node:stream';
 import type { BackupInterface, ListFilter, ShowOptions, ShowResult, VerifyRequest } from './backup-interface.js';
 import type { CreateBackupOptions, CreateBackupResult } from './backup/create.js';
 import { BackupError } from './errors.js';
+import { writeJsonArray } from './json-output.js';
 import type { CleanupOptions, CleanupResult, DeleteOptions, DeleteResult, RebuildOptions, RebuildReport } from './maintenance/index.js';
 import { resolveBackupId } from './metadata/ids.js';
-import type { BackupRecord } from './metadata/record.js';
+import { olderFirst, type BackupRecord } from './metadata/record.js';
 import { readIndex } from './metadata/store.js';
 import type { ServiceSummary } from './platform/inventory.js';
 import { loadPlatform, type LocatePlatformOptions } from './platform/load.js';
@@ -33,6 +35,7 @@ import type {
 const operations = {
   create: () => import('./backup/create.js'),
   read: () => import('./archive/read.js'),
+  listing: () => import('./metadata/listing.js'),
   inventory: () => import('./platform/inventory.js'),
   maintenance: () => import('./maintenance/index.js'),
   restore: () => import('./restore/restore.js'),
@@ -43,13 +46,8 @@ const operations = {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** Descending code-unit order: ISO times and backup ids sort so, without localeCompare's cost (10 ms on 10,000). */
-function descending(a: string, b: string): number {
-  return a < b ? 1 : a > b ? -1 : 0;
-}
-
 export function newestFirst(records: readonly BackupRecord[]): BackupRecord[] {
-  return [...records].sort((a, b) => descending(a.createdAt, b.createdAt) || descending(a.id, b.id));
+  return [...records].sort((a, b) => olderFirst(b, a));
 }
 
 /** The chain of `record`, base first. Stops at a missing parent (the caller reports the break). */
@@ -112,6 +110,14 @@ export class BackupManager implements BackupInterface {
           (filter.days === undefined || now - Date.parse(r.createdAt) <= filter.days * DAY_MS),
       ),
     );
+  }
+
+  async listJson(out: Writable, filter: ListFilter = {}): Promise<void> {
+    const whole = filter.type === undefined && filter.days === undefined && filter.service === undefined;
+    if (!whole) return writeJsonArray(out, await this.list(filter));
+    await this.#reportLooseModes(filter);
+    if (await (await operations.listing()).copyListing(this.layout.metadata, out)) return;
+    await writeJsonArray(out, newestFirst(await this.records()));
   }
 
   async show(id: string, options: ShowOptions = {}): Promise<ShowResult> {

@@ -181,6 +181,26 @@ describe('list filters', () => {
     expect(ids('--days', '30', '--type', 'full')).toEqual([full.id]);
   });
 
+  it('--json gives the same bytes copied from the index as parsed from it, and shows a hand edit', () => {
+    const root = makePlatform();
+    const full = created(mcpOn(root, ['create', '--type', 'full', '--description', 'nächtlich ✓', '--json']));
+    const service = created(mcpOn(root, ['create', '--type', 'service', '--services', 'git', '--json']));
+    const indexFile = path.join(root, 'backup/metadata.json');
+    const written = fs.readFileSync(indexFile, 'utf8');
+    const copied = mcpOn(root, ['list', '--json']);
+    expect(copied.code).toBe(0);
+    expect(json<BackupRecord[]>(copied).map((r) => r.id)).toEqual([service.id, full.id]);
+
+    // The index as another writer would leave it, without the checksum line: parsed, the same bytes out.
+    fs.writeFileSync(indexFile, JSON.stringify(JSON.parse(written)));
+    expect(mcpOn(root, ['list', '--json']).stdout).toBe(copied.stdout);
+
+    // Edited by hand under the tool's checksum line: the checksum no longer holds, so the edit is what is listed.
+    fs.writeFileSync(indexFile, written.replace('nächtlich ✓', 'edited'));
+    const edited = json<BackupRecord[]>(mcpOn(root, ['list', '--json']));
+    expect(edited.find((r) => r.id === full.id)!.description).toBe('edited');
+  });
+
   it('says how to start when there are no backups, and creates nothing', () => {
     const root = makePlatform();
     const run = mcpOn(root, ['list']);

@@ -131,8 +131,8 @@ function clean(r: Run): void {
 
 type Mutation = (index: Fixture['index'], f: Fixture) => void;
 
-const F = (index: Fixture['index']) => index.backups[0] as unknown as Record<string, unknown>;
-const I = (index: Fixture['index']) => index.backups[1] as unknown as Record<string, unknown>;
+const F = (index: Fixture['index']) => index.backups.find((r) => r.type === 'full') as unknown as Record<string, unknown>;
+const I = (index: Fixture['index']) => index.backups.find((r) => r.type === 'incremental') as unknown as Record<string, unknown>;
 
 /** Refused as a whole: every command says the index is corrupt and points to `index rebuild`. */
 const CORRUPT = 'is corrupt (';

@@ -279,8 +279,9 @@ describe('index schema migration', () => {
     expect(fs.statSync(`${indexFile}.v0.bak`).mode & 0o777).toBe(0o600);
     const migrated = readIndexFile(root);
     expect(migrated.schemaVersion).toBe(1);
-    expect(migrated.backups.map((r) => r.id)).toEqual([...records, made].map((r) => r.id));
-    expect(migrated.backups.slice(0, 2)).toEqual(records);
+    // Newest first, as the tool writes its index.
+    expect(migrated.backups.map((r) => r.id)).toEqual([made, ...[...records].reverse()].map((r) => r.id));
+    expect(migrated.backups.slice(1)).toEqual([...records].reverse());
     expect(migrated.backups.every((r) => r.origin.kind === 'manual')).toBe(true);
     // Later writes leave the copy alone.
     ok(mcpOn(root, ['delete', made.id]));

@@ -5,6 +5,8 @@
 import type { Writable } from 'node:stream';
 import { openPlatform, type BackupManager } from '../backup-manager.js';
 import type { OperationObserver } from '../backup/progress.js';
+import { errnoCode } from '../errors.js';
+import { jsonArrayPieces } from '../json-output.js';
 import { printable } from './format.js';
 import { createProgress } from './progress.js';
 
@@ -59,11 +61,25 @@ export class CliContext {
   result(value: unknown, human: () => string): void {
     // Indented for a person at a terminal; compact for a program, where 10,000 records print in half the time.
     if (this.json) {
-      if (Array.isArray(value) && !this.io.stdout.isTTY) writeJsonArray(this.io.stdout, value);
+      if (Array.isArray(value) && this.jsonForProgram) for (const piece of jsonArrayPieces(value)) this.io.stdout.write(piece);
       else this.io.stdout.write(`${JSON.stringify(value, null, this.io.stdout.isTTY ? 2 : undefined)}\n`);
     } else {
       const text = printable(human(), true);
       if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+
+  /** Whether the result goes to a program as JSON in pieces (`result` prints it indented for a person instead). */
+  get jsonForProgram(): boolean {
+    return this.json && !this.io.stdout.isTTY;
+  }
+
+  /** A result that `produce` writes to stdout itself; a reader that stops early is no failure. */
+  async streamResult(produce: (out: Writable) => Promise<void>): Promise<void> {
+    try {
+      await produce(this.io.stdout);
+    } catch (error) {
+      if (!readerLeft(error)) throw error;
     }
   }
 
@@ -86,21 +102,8 @@ export class CliContext {
   }
 }
 
-/** Bytes of JSON gathered before each write of a long array. */
-const JSON_PIECE = 64 * 1024;
-
-/**
- * `JSON.stringify(items)` and a newline, written a piece at a time: 10,000 records are 9 MB of JSON, which as one
- * string and then one buffer was 18 MB of memory to make and touch, a sixth of `list`'s time.
- */
-function writeJsonArray(out: Writable, items: readonly unknown[]): void {
-  let piece = '[';
-  items.forEach((item, i) => {
-    piece += (i === 0 ? '' : ',') + (JSON.stringify(item) ?? 'null');
-    if (piece.length >= JSON_PIECE) {
-      out.write(piece);
-      piece = '';
-    }
-  });
-  out.write(`${piece}]\n`);
+/** A reader that stopped early (`mcp backup list | head`): what is left to print goes nowhere. */
+export function readerLeft(error: unknown): boolean {
+  const code = errnoCode(error) ?? (error as { code?: unknown } | null)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
 }

@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { errnoCode, isBackupError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { CliContext, type CliIo } from './context.js';
+import { CliContext, readerLeft, type CliIo } from './context.js';
 import { printable } from './format.js';
 import { EXIT_CODES_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { registerCreate } from './commands/create.js';
@@ -93,9 +93,7 @@ function defaultIo(): CliIo {
   // cut short by it) and what it prints goes nowhere, instead of an EPIPE stack trace.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error) => {
-      const code = errnoCode(error) ?? (error as { code?: unknown }).code;
-      if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') return;
-      throw error;
+      if (!readerLeft(error)) throw error;
     });
   }
   return { stdout: process.stdout, stderr: process.stderr, stdinIsTTY: process.stdin.isTTY === true, env: process.env, cwd: process.cwd() };

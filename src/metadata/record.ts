@@ -62,3 +62,15 @@ export interface BackupRecord {
   toolVersion: string;
   formatVersion: number;
 }
+
+/**
+ * The order of backups: by creation time, then id, compared by code unit (ISO times and backup ids sort so, without
+ * localeCompare's cost). metadata.json holds its records newest first; readers get them oldest first.
+ */
+export function olderFirst(a: BackupRecord, b: BackupRecord): number {
+  return compareCodeUnits(a.createdAt, b.createdAt) || compareCodeUnits(a.id, b.id);
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

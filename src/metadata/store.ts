@@ -10,18 +10,25 @@
  *   0  the index before it carried a version: a bare JSON array of records, whose records have no `origin`.
  *      Migrated by wrapping the array, and giving each record `origin: { kind: 'manual' }`: nothing recorded who made
  *      it, and "manual" is the safe reading (a schedule's retention only ever removes backups that name it).
- *   1  `{ "schemaVersion": 1, "backups": [...], "pendingRemoval": [...] }`, one record per line. `pendingRemoval`
- *      (present only while non-empty) names the files in archives/ of records just removed: it is written in the
- *      same atomic write that removes the records, and cleared once the files are gone, so a command killed in
- *      between leaves a note that the next cleanup, delete or index rebuild acts on (src/maintenance/remove.ts).
- *      Every write keeps it as it found it.
+ *   1  `{ "schemaVersion": 1, "bodySha256": "...", "backups": [...], "pendingRemoval": [...] }`, one record per line,
+ *      newest first. `pendingRemoval` (present only while non-empty) names the files in archives/ of records just
+ *      removed: it is written in the same atomic write that removes the records, and cleared once the files are
+ *      gone, so a command killed in between leaves a note that the next cleanup, delete or index rebuild acts on
+ *      (src/maintenance/remove.ts). Every write keeps it as it found it.
+ *      `bodySha256` is the SHA-256 of the file's bytes after its first line. Where it holds, the file is as this tool
+ *      wrote it, and `list --json` copies its record lines instead of parsing them (src/metadata/listing.ts). A file
+ *      without it (written before it existed), or where it does not hold (edited by hand), is read as any other:
+ *      parsed, and each record checked. It needed no new version: a reader ignores what it does not know, and the
+ *      writers before it rewrote the whole file without it.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { BackupError, errnoCode } from '../errors.js';
 import { writeFileSafely, FILE_MODE } from '../fsutil/safe-write.js';
 import { withLock } from '../lock/lock.js';
 import type { BackupLayout } from '../repository/layout.js';
-import type { BackupRecord } from './record.js';
+import { ITEM_SEPARATOR } from '../json-output.js';
+import { olderFirst, type BackupRecord } from './record.js';
 
 export const INDEX_SCHEMA_VERSION = 1;
 
@@ -149,11 +156,8 @@ export function parseIndex(text: string, file: string): IndexFile {
   if (!Array.isArray(pending) || !pending.every((name) => typeof name === 'string')) {
     throw corrupt(file, 'pendingRemoval is not a list of file names');
   }
-  return {
-    schemaVersion: index.schemaVersion,
-    backups: checkUnique(index.backups.map((record, i) => checkRecord(migrateRecord(record, index.schemaVersion!), file, i)), file),
-    pendingRemoval: pending,
-  };
+  const backups = index.backups.map((record, i) => checkRecord(migrateRecord(record, index.schemaVersion!), file, i));
+  return { schemaVersion: index.schemaVersion, backups: checkUnique(backups, file).sort(olderFirst), pendingRemoval: pending };
 }
 
 /** Upgrades one record from an older schema to the current one, step by step. */
@@ -185,15 +189,25 @@ export async function readIndex(layout: BackupLayout): Promise<LoadedIndex> {
   return { backups: parsed.backups, schemaVersion: parsed.schemaVersion, exists: true, pendingRemoval: parsed.pendingRemoval, mode };
 }
 
-function sortRecords(records: BackupRecord[]): BackupRecord[] {
-  return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+function headerLine(checksum: string): string {
+  return `{"schemaVersion": ${INDEX_SCHEMA_VERSION}, "bodySha256": "${checksum}", "backups": [`;
 }
 
-/** One record per line: compact enough to parse 10,000 records quickly, still readable and diff-friendly. */
+/** The `bodySha256` of an index's first line, if that line is as `serializeIndex` writes it. */
+export function bodyChecksumOf(firstLine: string): string | undefined {
+  const checksum = /"bodySha256": "([0-9a-f]{64})"/.exec(firstLine)?.[1];
+  return checksum !== undefined && firstLine === headerLine(checksum) ? checksum : undefined;
+}
+
+/**
+ * One record per line, newest first, the lines joined as `--json` joins the items of an array: readable,
+ * diff-friendly, and what `list --json` prints, byte for byte.
+ */
 export function serializeIndex(records: BackupRecord[], pendingRemoval: readonly string[] = []): string {
-  const lines = sortRecords([...records]).map((r) => JSON.stringify(r));
+  const lines = [...records].sort((a, b) => olderFirst(b, a)).map((r) => JSON.stringify(r));
   const pending = pendingRemoval.length > 0 ? `,\n"pendingRemoval": ${JSON.stringify([...new Set(pendingRemoval)])}` : '';
-  return `{"schemaVersion": ${INDEX_SCHEMA_VERSION}, "backups": [\n${lines.join(',\n')}\n]${pending}}\n`;
+  const body = `${lines.join(ITEM_SEPARATOR)}${lines.length > 0 ? '\n' : ''}]${pending}}\n`;
+  return `${headerLine(createHash('sha256').update(body).digest('hex'))}\n${body}`;
 }
 
 /** Runs `fn` holding the index lock: the only way to read-modify-write metadata.json. */

@@ -1,4 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
+import type { ListFilter } from '../../backup-interface.js';
 import { BACKUP_TYPES, type BackupRecord } from '../../metadata/record.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatWhen, table } from '../format.js';
@@ -32,12 +33,14 @@ Examples:
   mcp backup list --service git --json`)
     .action(async (opts) => {
       const manager = await ctx.manager();
-      const records = await manager.list({
+      const filter: ListFilter = {
         ...(opts.type && { type: opts.type }),
         ...(opts.days !== undefined && { days: opts.days }),
         ...(opts.service !== undefined && { service: opts.service }),
         onWarning: (message) => ctx.warn(message),
-      });
+      };
+      if (ctx.jsonForProgram) return ctx.streamResult((out) => manager.listJson(out, filter));
+      const records = await manager.list(filter);
       ctx.result(records, () => {
         if (records.length === 0) return 'No backups yet: create one with `mcp backup create --type full`.';
         return table(['ID', 'TYPE', 'CREATED', 'SERVICES', 'SIZE', 'FILES', 'PARENT', 'ENCRYPTED', 'DESCRIPTION'], listRows(records));
