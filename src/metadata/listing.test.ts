@@ -105,6 +105,11 @@ describe('copyListing', () => {
     for (const [what, content] of Object.entries(cases)) {
       expect(await copied(await indexFile(content)), what).toEqual({ copied: false, text: '' });
     }
+    // A forged file whose checksum holds, with a terminal escape written raw (JSON.stringify would have escaped it).
+    const body = serializeIndex([record(1, { description: 'ESC' })]).split('\n').slice(1).join('\n').replace('ESC', '\u001b[2J');
+    const forged = `{"schemaVersion": 1, "bodySha256": "${createHash('sha256').update(body).digest('hex')}", "backups": [\n${body}`;
+    expect(bodyChecksumOf(forged.slice(0, forged.indexOf('\n')))).toBeDefined();
+    expect(await copied(await indexFile(forged))).toEqual({ copied: false, text: '' });
     const missing = path.join(os.tmpdir(), `mcp-listing-missing-${process.pid}`, 'metadata.json');
     expect(await copied(missing)).toEqual({ copied: false, text: '' });
   });

@@ -67,8 +67,9 @@ export async function copyListing(file: string, out: Writable, chunkBytes = CHUN
 const HEADER_PROBE_BYTES = 256;
 
 /**
- * Reads the whole file once: its first line must be the header `serializeIndex` writes, and the SHA-256 of the
- * rest must be the one it names. The record lines end where a line begins with `]` (a record line begins with `{`).
+ * Reads the whole file once: its first line must be the header `serializeIndex` writes, the SHA-256 of the rest must
+ * be the one it names, and the rest must hold no control character but the newlines between lines. The record lines
+ * end where a line begins with `]` (a record line begins with `{`).
  */
 async function checkedRecordLines(handle: fs.FileHandle, buffer: Buffer): Promise<RecordLines | undefined> {
   const probe = Buffer.alloc(HEADER_PROBE_BYTES);
@@ -84,6 +85,7 @@ async function checkedRecordLines(handle: fs.FileHandle, buffer: Buffer): Promis
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
     if (bytesRead === 0) break;
     const chunk = buffer.subarray(0, bytesRead);
+    if (hasControlBytes(chunk)) return undefined;
     hash.update(chunk);
     if (end < 0) {
       const found = chunk.indexOf('\n]');
@@ -95,4 +97,16 @@ async function checkedRecordLines(handle: fs.FileHandle, buffer: Buffer): Promis
   }
   if (end < 0 || hash.digest('hex') !== expected) return undefined;
   return { start, end };
+}
+
+/** Every control character but the newline. */
+const CONTROL_BYTES = Array.from({ length: 0x20 }, (_, byte) => byte).filter((byte) => byte !== NEWLINE);
+
+/**
+ * `JSON.stringify` writes control characters as escapes, so a file this tool wrote holds none but its newlines. The
+ * checksum is no signature: this keeps a file forged with one that holds from printing terminal escapes, which the
+ * parsed path cannot print either. One native search per byte value: a loop over every byte took 100 ms of `list`.
+ */
+function hasControlBytes(chunk: Buffer): boolean {
+  return CONTROL_BYTES.some((byte) => chunk.includes(byte));
 }
