@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jsonArrayPieces } from '../json-output.js';
 import { copyListing } from './listing.js';
 import { olderFirst, type BackupRecord } from './record.js';
@@ -53,8 +53,12 @@ function collector(): { out: Writable; text: () => string } {
   return { out, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
+const made: string[] = [];
+afterAll(() => Promise.all(made.map((dir) => fs.rm(dir, { recursive: true, force: true }))));
+
 async function indexFile(text: string): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mcp-listing-'));
+  made.push(dir);
   const file = path.join(dir, 'metadata.json');
   await fs.writeFile(file, text);
   return file;
