@@ -305,6 +305,15 @@ function secs(ms: number): string {
   return ms >= 100_000 ? (ms / 1000).toFixed(0) : ms >= 10_000 ? (ms / 1000).toFixed(1) : (ms / 1000).toFixed(2);
 }
 
+/** A platform of one tiny service, whose backup folder holds `index` as its metadata.json and no archive. */
+function listPlatform(dir: string, index: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'services', 'demo', 'config'), { recursive: true });
+  writeFileSync(join(dir, 'services', 'demo', 'config', 'demo.json'), '{}\n');
+  mkdirSync(join(dir, 'backup', 'archives'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'backup', 'metadata.json'), index, { mode: 0o600 });
+}
+
 /** The number of entries in `list --json` output (an array, or the first array in an object). */
 function countListed(stdout: string): number | null {
   try {
@@ -882,11 +891,7 @@ async function main(): Promise<void> {
         const built = cloneIndex(JSON.parse(original) as Json, LIST_RECORDS);
         if ('skip' in built) row.ours.skipped = built.skip;
         else {
-          rmSync(LP, { recursive: true, force: true });
-          mkdirSync(join(LP, 'services', 'demo', 'config'), { recursive: true });
-          writeFileSync(join(LP, 'services', 'demo', 'config', 'demo.json'), '{}\n');
-          mkdirSync(join(LP, 'backup', 'archives'), { recursive: true, mode: 0o700 });
-          writeFileSync(join(LP, 'backup', 'metadata.json'), JSON.stringify(built.index, null, indentOf(original)) + '\n', { mode: 0o600 });
+          listPlatform(LP, JSON.stringify(built.index, null, indentOf(original)) + '\n');
           // A real index is always the tool's own writing: the clone goes once through its writer, which checks it.
           await updateIndex(backupLayout(join(LP, 'backup')), (records) => ({ records, result: undefined }));
           row.ours.sizeBytes = fileSize(join(LP, 'backup', 'metadata.json'));
@@ -910,6 +915,19 @@ async function main(): Promise<void> {
       },
     }], scratch, opts.timeoutMs, warmList);
     row.notes.push('size column: the metadata.json listed');
+    // The same records as another writer would leave them, without the checksum line: parsed and checked, as an
+    // index edited by hand is (src/metadata/listing.ts). In a note, for the cost of that path.
+    if (row.ours.summary !== null) {
+      const parsed = cell('ours', 'mcp backup list --json, over an index without the checksum line');
+      const PP = join(work, 'list-platform-parsed');
+      listPlatform(PP, `${JSON.stringify(JSON.parse(readFileSync(join(LP, 'backup', 'metadata.json'), 'utf8')))}\n`);
+      const parsedArgs = ['backup', '--platform', PP, '--no-progress', '--quiet', 'list', '--json'];
+      await measureSides('list, parsed', runs, [{ cell: parsed, spec: () => ({ cmd: CLI, args: parsedArgs, cwd: work }) }], scratch, opts.timeoutMs,
+        () => void execFileSync(CLI, parsedArgs, { cwd: work, stdio: 'ignore' }));
+      const p = parsed.summary;
+      if (p !== null) row.notes.push(`over an index without the checksum line (another writer's, or edited by hand), parsed and checked: ${secs(p.medianMs)} s (${secs(p.minMs)}-${secs(p.maxMs)}), peak ${mib(p.peakBytes)}`);
+      else row.notes.push(`over an index without the checksum line: ${parsed.error ?? 'not measured'}`);
+    }
     rows.push(row);
   }
 
