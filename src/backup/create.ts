@@ -318,18 +318,22 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     }
     skipped.push(...unreadable.map((u) => u.absolute));
     await manifest.close();
-    await packOwnFile(pack, MANIFEST_ARCHIVE_PATH, manifest.file, startedAt);
-    await pack.finish();
-    await written;
 
     // 4. The manifest copy beside the archive (and, for encrypted backups, a plain copy on this host, so the next
-    // incremental needs no secret).
+    // incremental needs no secret). It is compressed on libuv's pool while this thread packs the manifest into the
+    // archive and the last blocks are compressed: done after them, it was half a second of a full backup on one core.
     const manifestName = `${id}.manifest.json.gz${encryption ? '.age' : ''}`;
     manifestWriter = await storage.create(manifestName);
     const manifestDigest = new DigestStream();
-    const copyStages: Transform[] = [zlib.createGzip({ level: 6 })];
+    const copyStages: Transform[] = [zlib.createGzip({ level: 6, chunkSize: 256 * 1024 })];
     if (encryption) copyStages.push(createEncryptStream(encryption));
-    await pipeline([fs.createReadStream(manifest.file), ...copyStages, manifestDigest, manifestWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+    const copied = pipeline([fs.createReadStream(manifest.file, { highWaterMark: 1 << 20 }), ...copyStages, manifestDigest, manifestWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+    copied.catch(() => undefined); // Awaited below, as `written` is.
+
+    await packOwnFile(pack, MANIFEST_ARCHIVE_PATH, manifest.file, startedAt);
+    await pack.finish();
+    await written;
+    await copied;
     if (encryption) await new ManifestCache(platform.root).putFile(id, manifest.file);
 
     // 5. Commit: objects first, the record last.

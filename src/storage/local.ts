@@ -57,6 +57,13 @@ export class LocalStorage implements ArchiveStorage {
     const handle = await fs.open(staging, 'wx', FILE_MODE);
     await handle.chmod(FILE_MODE);
     const stream = handle.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 });
+    // Flushed to disk as soon as the last byte is written, not when the caller commits: a backup writes its manifest
+    // copy meanwhile, and the archive's fsync (a tenth of a second for the bench's) no longer waits for that.
+    let synced: Promise<void> | undefined;
+    stream.once('finish', () => {
+      synced = handle.sync();
+      synced.catch(() => undefined); // Awaited by commit.
+    });
     let state: 'open' | 'committed' | 'aborted' = 'open';
     const closeHandle = async () => {
       if (!stream.destroyed) stream.destroy();
@@ -67,7 +74,7 @@ export class LocalStorage implements ArchiveStorage {
       commit: async () => {
         if (state !== 'open') throw new Error(`object ${name} is already ${state}`);
         if (!stream.writableFinished) await finished(stream);
-        await handle.sync();
+        await (synced ?? handle.sync());
         await closeHandle();
         await commitRename(staging, target);
         state = 'committed';
