@@ -21,7 +21,6 @@
  *      parsed, and each record checked. It needed no new version: a reader ignores what it does not know, and the
  *      writers before it rewrote the whole file without it.
  */
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { BackupError, errnoCode } from '../errors.js';
 import { writeFileSafely, FILE_MODE } from '../fsutil/safe-write.js';
@@ -200,6 +199,14 @@ export function bodyChecksumOf(firstLine: string): string | undefined {
 }
 
 /**
+ * The SHA-256 of `text`, with node:crypto loaded on the first write of the index rather than at start-up: loading it
+ * cost every command about 6 ms, and most never write the index.
+ */
+function sha256Hex(text: string): string {
+  return process.getBuiltinModule('node:crypto').createHash('sha256').update(text).digest('hex');
+}
+
+/**
  * One record per line, newest first, the lines joined as `--json` joins the items of an array: readable,
  * diff-friendly, and what `list --json` prints, byte for byte.
  */
@@ -207,7 +214,7 @@ export function serializeIndex(records: BackupRecord[], pendingRemoval: readonly
   const lines = [...records].sort((a, b) => olderFirst(b, a)).map((r) => JSON.stringify(r));
   const pending = pendingRemoval.length > 0 ? `,\n"pendingRemoval": ${JSON.stringify([...new Set(pendingRemoval)])}` : '';
   const body = `${lines.join(ITEM_SEPARATOR)}${lines.length > 0 ? '\n' : ''}]${pending}}\n`;
-  return `${headerLine(createHash('sha256').update(body).digest('hex'))}\n${body}`;
+  return `${headerLine(sha256Hex(body))}\n${body}`;
 }
 
 /** Runs `fn` holding the index lock: the only way to read-modify-write metadata.json. */
