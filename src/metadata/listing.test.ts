@@ -5,40 +5,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { indexRecord } from '../../test/helpers/backups.js';
 import { jsonArrayPieces } from '../json-output.js';
 import { copyListing } from './listing.js';
 import { olderFirst, type BackupRecord } from './record.js';
 import { bodyChecksumOf, parseIndex, serializeIndex } from './store.js';
 
+/** Record `n`: its id and time sort as `n` does, its size is 10 + n. */
 function record(n: number, extra: Partial<BackupRecord> = {}): BackupRecord {
   const id = `20260301T02${String(n).padStart(4, '0')}Z-full-${n.toString(16).padStart(4, '0')}`;
-  return {
-    id,
-    type: 'full',
-    createdAt: new Date(Date.UTC(2026, 2, 1, 2, 0, n)).toISOString(),
-    services: ['git'],
-    parts: { config: true, volumes: true, logs: false, platformConfig: true },
-    origin: { kind: 'manual' },
-    archive: `${id}.tar.gz`,
-    manifest: `${id}.manifest.json.gz`,
-    size: 10 + n,
-    sha256: 'a'.repeat(64),
-    manifestSha256: 'b'.repeat(64),
-    entries: 1,
-    files: 1,
-    bytes: 1,
-    storedFiles: 1,
-    storedBytes: 1,
-    deletedEntries: 0,
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: { mode: 'none' },
-    status: 'complete',
-    changedWhileReading: 0,
-    durationMs: 5,
-    toolVersion: '0.1.0',
-    formatVersion: 1,
-    ...extra,
-  };
+  return indexRecord(id, { createdAt: new Date(Date.UTC(2026, 2, 1, 2, 0, n)).toISOString(), size: 10 + n, ...extra });
 }
 
 /** Collects what is written, copying each chunk: copyListing reuses its buffer once a write has called back. */

@@ -3,39 +3,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { indexRecord } from '../../test/helpers/backups.js';
 import { backupLayout } from '../repository/layout.js';
-import type { BackupRecord } from './record.js';
 import { INDEX_SCHEMA_VERSION, parseIndex, readIndex, serializeIndex, updateIndex, writeIndex } from './store.js';
 
-function record(id: string, extra: Partial<BackupRecord> = {}): BackupRecord {
-  return {
-    id,
-    type: 'full',
-    createdAt: '2026-03-01T02:00:00.000Z',
-    services: ['git'],
-    parts: { config: true, volumes: true, logs: false, platformConfig: true },
-    origin: { kind: 'manual' },
-    archive: `${id}.tar.gz`,
-    manifest: `${id}.manifest.json.gz`,
-    size: 10,
-    sha256: 'a'.repeat(64),
-    manifestSha256: 'b'.repeat(64),
-    entries: 1,
-    files: 1,
-    bytes: 1,
-    storedFiles: 1,
-    storedBytes: 1,
-    deletedEntries: 0,
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: { mode: 'none' },
-    status: 'complete',
-    changedWhileReading: 0,
-    durationMs: 5,
-    toolVersion: '0.1.0',
-    formatVersion: 1,
-    ...extra,
-  };
-}
+const record = indexRecord;
 
 const ID = '20260301T020000Z-full-0001';
 

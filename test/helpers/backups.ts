@@ -74,3 +74,34 @@ export function writeIndexFile(root: string, index: IndexFileContent): void {
 export function idsOf(records: readonly { id: string; createdAt: string }[]): string[] {
   return [...records].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)).map((r) => r.id);
 }
+
+/** An index record with every field filled, for tests of the index itself (no archive behind it). */
+export function indexRecord(id: string, extra: Partial<BackupRecord> = {}): BackupRecord {
+  return {
+    id,
+    type: 'full',
+    createdAt: '2026-03-01T02:00:00.000Z',
+    services: ['git'],
+    parts: { config: true, volumes: true, logs: false, platformConfig: true },
+    origin: { kind: 'manual' },
+    archive: `${id}.tar.gz`,
+    manifest: `${id}.manifest.json.gz`,
+    size: 10,
+    sha256: 'a'.repeat(64),
+    manifestSha256: 'b'.repeat(64),
+    entries: 1,
+    files: 1,
+    bytes: 1,
+    storedFiles: 1,
+    storedBytes: 1,
+    deletedEntries: 0,
+    compression: { algorithm: 'gzip', level: 6 },
+    encryption: { mode: 'none' },
+    status: 'complete',
+    changedWhileReading: 0,
+    durationMs: 5,
+    toolVersion: '0.1.0',
+    formatVersion: 1,
+    ...extra,
+  };
+}
