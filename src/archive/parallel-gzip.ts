@@ -146,7 +146,7 @@ export class ParallelGzip extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#pendingBytes > 0) this.#startBlock(Buffer.concat(this.#pending, this.#pendingBytes));
+    if (this.#pendingBytes > 0) this.#startBlock(Buffer.concat(this.#pending, this.#pendingBytes), true);
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#emitAll()
@@ -191,19 +191,22 @@ export class ParallelGzip extends Transform {
     }
   }
 
-  #startBlock(block: Buffer): void {
+  /** `last`: the stream's last block. */
+  #startBlock(block: Buffer, last = false): void {
     this.#crc = zlib.crc32(block, this.#crc);
     this.#length += block.length;
     // A copy, taken before the block is handed over, so the dictionary does not keep the whole block alive.
     const into = this.#tails[this.#blocks++ % 2]!;
     const tail = into.subarray(0, block.copy(into, 0, Math.max(0, block.length - DICTIONARY)));
-    this.#pool ??= new DeflatePool(this.#workerCount, this.#recycle);
+    // A stream whose only block is its last (a small archive: a no-change incremental's) starts no thread for it:
+    // starting one took longer (0.1 s here) than deflating the block.
+    if (!last) this.#pool ??= new DeflatePool(this.#workerCount, this.#recycle);
     const queued = this.#inFlight.filter((job) => !job.done).length;
     let result: Promise<Buffer>;
-    if (queued < this.#workerQueue) {
+    if (this.#pool && queued < this.#workerQueue) {
       result = this.#pool.compress(block, this.#dictionary, this.#level);
     } else {
-      // Every worker has work queued: this thread takes the block itself rather than wait for them.
+      // No workers, or every worker has work queued: this thread takes the block itself rather than wait for them.
       result = Promise.resolve(deflateBlock(block, this.#dictionary, this.#level));
       if (block.byteOffset === 0 && block.length === block.buffer.byteLength) this.#recycle?.give(block.buffer as ArrayBuffer);
     }
