@@ -146,7 +146,7 @@ export class ParallelGzip extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#pendingBytes > 0) this.#startBlock(Buffer.concat(this.#pending, this.#pendingBytes), true);
+    if (this.#pendingBytes > 0) this.#startBlock(Buffer.concat(this.#pending, this.#pendingBytes));
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#emitAll()
@@ -185,22 +185,21 @@ export class ParallelGzip extends Transform {
       // One turn of the event loop per block: the packer's awaits all resolve at once, so without it the workers'
       // results (messages) would wait, the workers would look busy, and this thread would deflate every block itself.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      // The workers start with the first full block: a stream that ends within its first block (a small archive, such
+      // as a no-change incremental's) starts none, since starting one took longer (0.1 s here) than deflating it.
+      this.#pool ??= new DeflatePool(this.#workerCount, this.#recycle);
       this.#startBlock(block);
       // Out in order, as soon as done; and a bound on what waits behind a slow block, so memory stays flat.
       while (this.#inFlight[0]?.done || this.#inFlight.length > 2 * this.#workerQueue) this.#emit(await this.#inFlight.shift()!.result);
     }
   }
 
-  /** `last`: the stream's last block. */
-  #startBlock(block: Buffer, last = false): void {
+  #startBlock(block: Buffer): void {
     this.#crc = zlib.crc32(block, this.#crc);
     this.#length += block.length;
     // A copy, taken before the block is handed over, so the dictionary does not keep the whole block alive.
     const into = this.#tails[this.#blocks++ % 2]!;
     const tail = into.subarray(0, block.copy(into, 0, Math.max(0, block.length - DICTIONARY)));
-    // A stream whose only block is its last (a small archive: a no-change incremental's) starts no thread for it:
-    // starting one took longer (0.1 s here) than deflating the block.
-    if (!last) this.#pool ??= new DeflatePool(this.#workerCount, this.#recycle);
     const queued = this.#inFlight.filter((job) => !job.done).length;
     let result: Promise<Buffer>;
     if (this.#pool && queued < this.#workerQueue) {
