@@ -24,6 +24,13 @@ function effectiveLevel(block: Uint8Array, level: number): number {
   return 0;
 }
 
+/**
+ * zlib's largest hash table (its default is 8, as gzip's): 64Ki chains instead of 32Ki, so each match search walks
+ * shorter ones. On the bench data, 1 MiB blocks at level 6 deflated about 10% faster for 0.06% more output; the
+ * level, and so what the compressor tries, is the same.
+ */
+export const MEM_LEVEL = 9;
+
 /** Output is gathered in pieces of this size, then joined at its size. */
 const OUTPUT_PIECE = 64 * 1024;
 
@@ -34,6 +41,7 @@ export function deflateBlock(block: Uint8Array, dictionary: Uint8Array | undefin
   // hardly ever fills (about 20 MB of the backup's peak).
   const compressed = zlib.deflateRawSync(block, {
     level: effectiveLevel(block, level),
+    memLevel: MEM_LEVEL,
     chunkSize: OUTPUT_PIECE,
     finishFlush: zlib.constants.Z_SYNC_FLUSH,
     ...(dictionary && { dictionary }),

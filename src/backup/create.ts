@@ -22,6 +22,7 @@ import { FORMAT_VERSION, MANIFEST_ARCHIVE_PATH, MANIFEST_FORMAT, type ManifestRo
 import { ManifestWriter, type ManifestHeader } from '../archive/manifest-writer.js';
 import { packEntries, packOwnFile, type PackHooks } from '../archive/pack.js';
 import { BlockPool } from '../archive/block-pool.js';
+import { MEM_LEVEL } from '../archive/deflate-block.js';
 import { PackList } from '../archive/pack-list.js';
 import { ReadAhead } from '../archive/read-ahead.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
@@ -325,7 +326,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     const manifestName = `${id}.manifest.json.gz${encryption ? '.age' : ''}`;
     manifestWriter = await storage.create(manifestName);
     const manifestDigest = new DigestStream();
-    const copyStages: Transform[] = [zlib.createGzip({ level: 6, chunkSize: 256 * 1024 })];
+    const copyStages: Transform[] = [zlib.createGzip({ level: 6, memLevel: MEM_LEVEL, chunkSize: 256 * 1024 })];
     if (encryption) copyStages.push(createEncryptStream(encryption));
     const copied = pipeline([fs.createReadStream(manifest.file, { highWaterMark: 1 << 20 }), ...copyStages, manifestDigest, manifestWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
     copied.catch(() => undefined); // Awaited below, as `written` is.
