@@ -69,6 +69,20 @@ describe('CompactState', () => {
     expect(CompactState.decode(state.encode(identity), 'test').state.encode(identity).equals(state.encode(identity))).toBe(true);
   });
 
+  it('finds each entry by its path, read back or not, and no entry for a path it does not hold', () => {
+    const names = ['a', 'b/c', 'é ü', 'b/c/d', '日本', 'a/'];
+    const state = CompactState.of(names.map((name, i) => chainEntry(`svc/config/c/${name}`, 'file', i)));
+    const readBack = CompactState.decode(state.encode({ id: 'b0', manifestSha256: 'x' }), 'test').state;
+    for (const s of [state, readBack]) {
+      names.forEach((name, i) => expect(s.indexOf(`svc/config/c/${name}`)).toBe(i));
+      for (const absent of ['svc/config/c', 'svc/config/c/b/', 'svc/config/c/e ü', 'svc/config/c/日', '']) expect(s.indexOf(absent)).toBe(-1);
+    }
+    const many = CompactState.decode(CompactState.of(randomChain(6, 0, { size: 5000 })[0]!.entries).encode({ id: 'b0', manifestSha256: 'x' }), 'test').state;
+    const paths = [...many.paths];
+    const fresh = CompactState.decode(CompactState.of(randomChain(6, 0, { size: 5000 })[0]!.entries).encode({ id: 'b0', manifestSha256: 'x' }), 'test').state;
+    expect(paths.every((p, i) => fresh.indexOf(p) === i)).toBe(true);
+  });
+
   it('keeps a SHA-256 only when it is one', () => {
     const [a, b, c] = ['x', 'y', 'z'].map((name, i) => chainEntry(`svc/config/c/${name}`, 'file', i));
     const state = CompactState.of([a!, { ...b!, sha256: `${'0'.repeat(62)}zz` }, { ...c!, sha256: 'abc' }]);

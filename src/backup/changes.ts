@@ -39,8 +39,6 @@ export class StateDiff {
   readonly #contentChanged: ContentCheck | undefined;
   readonly #present: Uint8Array;
   #next = 0;
-  /** Path -> position in the state: made on first need (see `changed`), and let go with the diff. */
-  #positions: Map<string, number> | undefined;
   /** What the new state holds without storing it, counted. */
   readonly unchanged = { entries: 0, files: 0, bytes: 0 };
 
@@ -54,7 +52,7 @@ export class StateDiff {
   changed(entry: ScannedEntry): boolean {
     // The scan and the state come in the same order (archive order) except where paths were added or removed, so
     // both are walked in step, and paths are looked up only where they part: hashing 77k paths showed in profiles.
-    const i = this.#previous.pathEquals(this.#next, entry.path) ? this.#next : this.#positionOf(entry.path);
+    const i = this.#previous.pathEquals(this.#next, entry.path) ? this.#next : this.#previous.indexOf(entry.path);
     if (i < 0) return true;
     this.#present[i] = 1;
     this.#next = i + 1;
@@ -75,14 +73,5 @@ export class StateDiff {
       if (present === 0) deleted.push(this.#previous.path(i));
     });
     return deleted;
-  }
-
-  #positionOf(path: string): number {
-    if (!this.#positions) {
-      const paths = this.#previous.paths;
-      this.#positions = new Map();
-      for (let i = 0; i < paths.length; i++) this.#positions.set(paths[i]!, i);
-    }
-    return this.#positions.get(path) ?? -1;
   }
 }
