@@ -113,6 +113,30 @@ describe('failures exit 1 and change nothing', () => {
     expect(json<{ skippedFiles: string[] }>(run).skippedFiles).toHaveLength(1);
   });
 
+  it('a problem the scan finds after packing has started refuses the backup all the same, and leaves no trace of it', () => {
+    const root = makePlatform();
+    const many = path.join(root, 'services/filesystem/data/many');
+    for (let d = 0; d < 10; d++) {
+      fs.mkdirSync(path.join(many, `d${d}`), { recursive: true });
+      for (let f = 0; f < 400; f++) fs.writeFileSync(path.join(many, `d${d}`, `f${f}`), `${d} ${f}\n`);
+    }
+    // In the last service, thousands of names into the walk.
+    const dir = path.join(root, 'services/memory/data');
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/bad-`), Buffer.from([0xff]), Buffer.from('.json')]), 'x');
+    const message = /1 path cannot be backed up: .*memory\/data\/bad-.*file name is not valid UTF-8.*--skip-unreadable/;
+    // The first backup: not even the backup folder is left.
+    unchanged(root, () => refused(mcpOn(root, ['create', '--type', 'full']), 1, message));
+    // With backups there: the index and the archives as they were, and nothing left in temp/.
+    const ok = mcpOn(root, ['create', '--type', 'full', '--skip-unreadable', '--quiet']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const backups = path.join(root, 'backup');
+    const before = snapshotTree(backups, { mtimes: true, skip: (p) => p === 'temp' });
+    refused(mcpOn(root, ['create', '--type', 'full']), 1, message);
+    refused(mcpOn(root, ['create', '--type', 'incremental']), 1, message);
+    expect(snapshotTree(backups, { mtimes: true, skip: (p) => p === 'temp' })).toEqual(before);
+    expect(fs.readdirSync(path.join(backups, 'temp'))).toEqual([]);
+  });
+
   it('an unreadable file fails the backup with its path, unless --skip-unreadable', () => {
     const root = makePlatform();
     const secret = path.join(root, 'services/filesystem/data/notes/secret.txt');

@@ -169,4 +169,31 @@ describe('incremental backups', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(`chain broken: parent backup ${service.id} is not in the index`);
   });
+
+  it('on a platform larger than a stretch of the scan, which goes on while the first files are packed: every entry in the full, exactly the changes and deletions in the incremental', () => {
+    const root = makePlatform();
+    const data = path.join(root, 'services/filesystem/data/many');
+    for (let d = 0; d < 30; d++) {
+      fs.mkdirSync(path.join(data, `d${d}`), { recursive: true });
+      for (let f = 0; f < 200; f++) fs.writeFileSync(path.join(data, `d${d}`, `f${f}.json`), `{"d":${d},"f":${f}}\n`.repeat(f % 7));
+    }
+    const memory = path.join(root, 'services/memory/data');
+    const full = backup(root, '--type', 'full');
+    const fullStored = manifestOf(root, full).entries.map((e) => e.path);
+    expect(fullStored).toHaveLength(full.entries);
+    expect(fullStored.filter((p) => p.startsWith('filesystem/volumes/data/many/'))).toHaveLength(30 + 30 * 200);
+    expect(fullStored).toContain('memory/volumes/data/memory.json');
+    expect(tarList(root, full).filter((p) => p !== '_backup/manifest.json').map((p) => p.replace(/\/$/, ''))).toEqual(fullStored);
+
+    // Changes at the start, in the middle and at the very end of the walk.
+    fs.appendFileSync(path.join(data, 'd0/f1.json'), 'more\n');
+    fs.rmSync(path.join(data, 'd17/f3.json'));
+    fs.writeFileSync(path.join(memory, 'new.json'), '{}\n');
+    const incremental = backup(root, '--type', 'incremental');
+    const manifest = manifestOf(root, incremental);
+    const many = 'filesystem/volumes/data/many';
+    expect(manifest.entries.map((e) => e.path).sort()).toEqual([`${many}/d0/f1.json`, `${many}/d17`, 'memory/volumes/data', 'memory/volumes/data/new.json'].sort());
+    expect(manifest.deleted).toEqual([`${many}/d17/f3.json`]);
+    expect(incremental).toMatchObject({ entries: full.entries, storedFiles: 2, deletedEntries: 1 });
+  });
 });

@@ -46,6 +46,16 @@ async function written(m: Manifest): Promise<Buffer> {
   return fs.readFileSync(file);
 }
 
+/** The manifest written with its header given at close, as an incremental writes it. */
+async function writtenHeaderLast(m: Manifest, entryCopies = 1): Promise<{ data: Buffer; dir: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-manifest-reader-'));
+  const { entries, ...header } = m;
+  const writer = await ManifestWriter.open(path.join(dir, 'manifest.json'));
+  for (let i = 0; i < entryCopies; i++) for (const entry of entries) writer.add({ ...entry, path: `${entry.path}${i}` });
+  await writer.close(header);
+  return { data: fs.readFileSync(path.join(dir, 'manifest.json')), dir };
+}
+
 /** `data` streamed in chunks of `size` bytes, so lines and characters straddle chunks. */
 function chunked(data: Buffer, size: number): Readable {
   const chunks: Buffer[] = [];
@@ -76,6 +86,17 @@ describe('readManifestStream', () => {
     expect(await readManifestStream(chunked(whole, 7), 'test', 1 << 20)).toEqual(manifest);
     const empty = await written({ ...manifest, entries: [] });
     expect(await readManifestStream(chunked(empty, 7), 'test', 1 << 20)).toEqual({ ...manifest, entries: [] });
+  });
+
+  it('writes the same document when the header comes at close, through more than its buffer, and leaves no other file', async () => {
+    const copies = 4000; // about 1.2 MB of entries: more than the writer's 1 MiB buffer
+    const many = { ...manifest, entries: Array.from({ length: copies }, (_, i) => manifest.entries.map((e) => ({ ...e, path: `${e.path}${i}` }))).flat() };
+    const headerLast = await writtenHeaderLast(manifest, copies);
+    expect(headerLast.data.length).toBeGreaterThan(1 << 20);
+    expect(headerLast.data.equals(await written(many))).toBe(true);
+    expect(fs.readdirSync(headerLast.dir)).toEqual(['manifest.json']);
+    expect((fs.statSync(path.join(headerLast.dir, 'manifest.json')).mode & 0o777).toString(8)).toBe('600');
+    expect((await writtenHeaderLast({ ...manifest, entries: [] })).data.equals(await written({ ...manifest, entries: [] }))).toBe(true);
   });
 
   it('refuses a cut, damaged or oversized document with the errors parseManifest gives', async () => {

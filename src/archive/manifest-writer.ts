@@ -17,20 +17,23 @@ const BUFFER_SIZE = 1 << 20;
 
 export class ManifestWriter {
   readonly file: string;
+  /** Where the entries go until the header is known, when it was not at `open`. */
+  readonly #entriesFile: string | undefined;
   #fd: number | undefined;
   readonly #buffer = Buffer.allocUnsafe(BUFFER_SIZE);
   #used = 0;
   #count = 0;
 
-  private constructor(file: string, fd: number) {
+  private constructor(file: string, entriesFile: string | undefined) {
     this.file = file;
-    this.#fd = fd;
+    this.#entriesFile = entriesFile;
+    this.#fd = fs.openSync(entriesFile ?? file, 'wx', FILE_MODE);
   }
 
-  static open(file: string, header: ManifestHeader): Promise<ManifestWriter> {
-    const writer = new ManifestWriter(file, fs.openSync(file, 'wx', FILE_MODE));
-    const head = JSON.stringify(header);
-    writer.#append(`${head.slice(0, -1)},"entries":[\n`);
+  /** A manifest whose header is known now, or (without one) at `close`. */
+  static open(file: string, header?: ManifestHeader): Promise<ManifestWriter> {
+    const writer = new ManifestWriter(file, header ? undefined : `${file}.entries`);
+    if (header) writer.#append(head(header));
     return Promise.resolve(writer);
   }
 
@@ -44,12 +47,30 @@ export class ManifestWriter {
     this.#count++;
   }
 
-  /** Finishes the document and closes the file. */
-  close(): Promise<void> {
+  /** Finishes the document and closes the file; `header` is the one not given to `open`. */
+  close(header?: ManifestHeader): Promise<void> {
+    if (!header !== !this.#entriesFile) throw new Error(`the header of the manifest ${this.file} is given at open or at close, once`);
+    if (header) this.#writeHeaderBeforeEntries(header);
     this.#append('\n]}\n');
     this.#flush();
     this.#closeFile();
     return Promise.resolve();
+  }
+
+  #writeHeaderBeforeEntries(header: ManifestHeader): void {
+    this.#flush();
+    this.#closeFile();
+    const entries = fs.openSync(this.#entriesFile!, 'r');
+    try {
+      this.#fd = fs.openSync(this.file, 'wx', FILE_MODE);
+      this.#append(head(header));
+      this.#flush();
+      let read: number;
+      while ((read = fs.readSync(entries, this.#buffer, 0, BUFFER_SIZE, null)) > 0) this.#write(this.#buffer.subarray(0, read));
+    } finally {
+      fs.closeSync(entries);
+    }
+    fs.unlinkSync(this.#entriesFile!);
   }
 
   /** Closes the file without finishing it (the backup failed). */
@@ -82,4 +103,8 @@ export class ManifestWriter {
     this.#fd = undefined;
     fs.closeSync(fd);
   }
+}
+
+function head(header: ManifestHeader): string {
+  return `${JSON.stringify(header).slice(0, -1)},"entries":[\n`;
 }

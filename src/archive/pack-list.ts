@@ -5,6 +5,9 @@
  * entry decides how peak memory grows with the number of files: about 100 bytes here against about 400 as objects.
  * Packing takes the entries back one at a time, as short-lived objects; the read-ahead looks further on by position
  * (`isFile`, `sizeOf`, `absoluteOf`) without making any.
+ *
+ * A list may be packed while it is still being filled: its feed (the scan, backup/scan-ahead.ts) is walked on
+ * whenever the packer has caught up with it, until the list is complete.
  */
 import { ENTRY_TYPES } from './manifest.js';
 import type { PackEntry } from './pack.js';
@@ -14,6 +17,15 @@ import type { ScanRoot, ScannedEntry } from '../walk/scan.js';
 const FIELDS = 8;
 const [MODE, UID, GID, MTIME, SIZE, DEV, INO, CTIME] = [0, 1, 2, 3, 4, 5, 6, 7];
 const FILE = ENTRY_TYPES.indexOf('file');
+
+/** What fills pack lists while they are packed. */
+export interface PackListFeed {
+  /**
+   * Finds some more entries, for this list or the ones after it. Each call makes progress: the lists it fills are
+   * completed when it has nothing more for them.
+   */
+  walkOn(): void;
+}
 
 export class PackList implements Iterable<PackEntry> {
   #length = 0;
@@ -26,17 +38,36 @@ export class PackList implements Iterable<PackEntry> {
   #type = new Uint8Array(1024);
   #numbers = new Float64Array(1024 * FIELDS);
   readonly #links = new Map<number, string>();
+  readonly #feed: PackListFeed | undefined;
+  #complete: boolean;
 
-  /** An empty list for entries scanned from `roots`, added in scan order (root by root, as `roots` are ordered). */
-  constructor(roots: readonly ScanRoot[]) {
+  /**
+   * An empty list for entries scanned from `roots`, added in scan order (root by root, as `roots` are ordered).
+   * With a `feed`, the list fills as it is read, until `complete()`.
+   */
+  constructor(roots: readonly ScanRoot[], feed?: PackListFeed) {
     this.#roots = roots;
+    this.#feed = feed;
+    this.#complete = feed === undefined;
   }
 
+  /** Entries in the list so far. */
   get length(): number {
     return this.#length;
   }
 
-  /** Files among the entries, and their bytes. */
+  /** Nothing more will be added. */
+  complete(): void {
+    this.#complete = true;
+  }
+
+  /** Whether entry `i` is, or comes to be, in the list: the feed is walked on until it is or the list is complete. */
+  has(i: number): boolean {
+    while (i >= this.#length && !this.#complete) this.#feed!.walkOn();
+    return i < this.#length;
+  }
+
+  /** Files among the entries so far, and their bytes. */
   get files(): number {
     return this.#files;
   }
@@ -120,7 +151,7 @@ export class PackList implements Iterable<PackEntry> {
   }
 
   *[Symbol.iterator](): Iterator<PackEntry> {
-    for (let i = 0; i < this.#length; i++) yield this.at(i);
+    for (let i = 0; this.has(i); i++) yield this.at(i);
   }
 }
 

@@ -6,11 +6,11 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ParallelGzip } from './parallel-gzip.js';
 
-async function compress(input: Buffer, chunkSize: number, level = 6): Promise<Buffer> {
+async function compress(input: Buffer, chunkSize: number, level = 6, spareWork?: () => boolean): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for (let i = 0; i < input.length; i += chunkSize) chunks.push(input.subarray(i, i + chunkSize));
   const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks), new ParallelGzip({ level, blockSize: 256 * 1024 }), async (source: AsyncIterable<Buffer>) => {
+  await pipeline(Readable.from(chunks), new ParallelGzip({ level, blockSize: 256 * 1024, ...(spareWork && { spareWork }) }), async (source: AsyncIterable<Buffer>) => {
     for await (const chunk of source) out.push(chunk);
   });
   return Buffer.concat(out);
@@ -42,5 +42,21 @@ describe('ParallelGzip', () => {
     expect(gz.length).toBeLessThan(gzipSync(text, { level: 6 }).length * 1.01);
     const stored = await compress(random, 64 * 1024);
     expect(stored.length).toBeLessThan(random.length * 1.001);
+  });
+
+  it('does its spare work while the workers are busy, before it deflates a block itself, and writes the same bytes', async () => {
+    const input = Buffer.concat(Array.from({ length: 12 }, () => text)); // about 48 blocks
+    let stretches = 0;
+    const spareWork = () => {
+      if (stretches === 20) return false;
+      stretches++;
+      const until = performance.now() + 2;
+      while (performance.now() < until); // a stretch of work on this thread
+      return true;
+    };
+    const gz = await compress(input, 1 << 20, 6, spareWork);
+    expect(stretches).toBe(20);
+    expect(gz.equals(await compress(input, 1 << 20))).toBe(true);
+    expect(execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 64 << 20 }).equals(input)).toBe(true);
   });
 });

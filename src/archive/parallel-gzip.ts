@@ -8,7 +8,8 @@
  *
  * Blocks go to worker threads, one per core but one: the last core is the main thread's, which feeds them and, when
  * every worker already has work queued, deflates the next block itself rather than wait. So both cores of a 2-core
- * machine compress whenever reading outpaces compression, without a third thread competing for them.
+ * machine compress whenever reading outpaces compression, without a third thread competing for them. Work of its own
+ * that this thread is given (`spareWork`) comes before that: it deflates only when it has nothing else to do.
  *
  * A written chunk that spans a whole ArrayBuffer (as the tar writer's blocks do) is moved to the worker, not copied:
  * the stream takes ownership of what is written to it.
@@ -36,6 +37,11 @@ export interface ParallelGzipOptions {
   workers?: number;
   /** Where the memory of compressed input blocks goes back to (the tar writer's pool). */
   recycle?: BlockPool;
+  /**
+   * Other work of this thread, done a short stretch at a time when every worker has work queued, before this thread
+   * deflates a block itself (a backup's scan): false when there is none left.
+   */
+  spareWork?: () => boolean;
 }
 
 interface PoolWorker {
@@ -108,6 +114,7 @@ export class ParallelGzip extends Transform {
   readonly #blockSize: number;
   readonly #workerCount: number;
   readonly #recycle: BlockPool | undefined;
+  readonly #spareWork: (() => boolean) | undefined;
   #pool: DeflatePool | undefined;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -130,6 +137,7 @@ export class ParallelGzip extends Transform {
     this.#blockSize = options.blockSize ?? 1 << 20;
     this.#workerCount = options.workers ?? Math.max(1, os.availableParallelism() - 1);
     this.#recycle = options.recycle;
+    this.#spareWork = options.spareWork;
   }
 
   /** Blocks queued to the workers: enough for each to go on to its next block at once. */
@@ -188,6 +196,8 @@ export class ParallelGzip extends Transform {
       // The workers start with the first full block: a stream that ends within its first block (a small archive, such
       // as a no-change incremental's) starts none, since starting one took longer (0.1 s here) than deflating it.
       this.#pool ??= new DeflatePool(this.#workerCount, this.#recycle);
+      // Each stretch of spare work is followed by a turn of the event loop, in which a worker may report a block done.
+      while (this.#queued() >= this.#workerQueue && this.#spareWork?.()) await new Promise<void>((resolve) => setImmediate(resolve));
       this.#startBlock(block);
       // Out in order, as soon as done; and a bound on what waits behind a slow block, so memory stays flat.
       while (this.#inFlight[0]?.done || this.#inFlight.length > 2 * this.#workerQueue) this.#emit(await this.#inFlight.shift()!.result);
@@ -200,9 +210,8 @@ export class ParallelGzip extends Transform {
     // A copy, taken before the block is handed over, so the dictionary does not keep the whole block alive.
     const into = this.#tails[this.#blocks++ % 2]!;
     const tail = into.subarray(0, block.copy(into, 0, Math.max(0, block.length - DICTIONARY)));
-    const queued = this.#inFlight.filter((job) => !job.done).length;
     let result: Promise<Buffer>;
-    if (this.#pool && queued < this.#workerQueue) {
+    if (this.#pool && this.#queued() < this.#workerQueue) {
       result = this.#pool.compress(block, this.#dictionary, this.#level);
     } else {
       // No workers, or every worker has work queued: this thread takes the block itself rather than wait for them.
@@ -214,6 +223,11 @@ export class ParallelGzip extends Transform {
     result.then(() => (job.done = true), () => (job.done = true));
     this.#inFlight.push(job);
     this.#dictionary = tail;
+  }
+
+  /** Blocks in flight that are not done yet. */
+  #queued(): number {
+    return this.#inFlight.filter((job) => !job.done).length;
   }
 
   #emit(compressed: Buffer): void {

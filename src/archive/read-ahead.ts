@@ -22,25 +22,18 @@ const AHEAD_BYTES = 64 << 20;
 const AHEAD_ENTRIES = 4 * AHEAD_FILES;
 /** Files announced at once: each time this many have been packed. */
 const BATCH = 256;
+/**
+ * The worker starts once this many files have been announced: for fewer, starting it costs more than reading ahead
+ * could save (a small incremental), and the first ones are read by the packer alone.
+ */
+const MIN_FILES = 256;
 
 export class ReadAhead {
-  readonly #worker: Worker;
-  readonly #progress: Int32Array;
+  #worker: Worker | undefined;
+  readonly #progress = new Int32Array(new SharedArrayBuffer(8));
   /** Files announced so far, and files the packer has taken: over all the lists read through this read-ahead. */
   #announced = 0;
   #taken = 0;
-
-  constructor() {
-    const progress = new SharedArrayBuffer(8);
-    this.#progress = new Int32Array(progress);
-    const { url, options } = workerModule('read-ahead');
-    const workerData: ReadAheadData = { progress };
-    // Its heap holds a few batches of paths at most: a small young generation keeps its memory small too.
-    this.#worker = new Worker(url, { ...options, workerData, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 } });
-    // Reading ahead is only ever a help: the process never waits for it, and a failed worker reads nothing more.
-    this.#worker.unref();
-    this.#worker.on('error', () => undefined);
-  }
 
   /**
    * The entries of `list` in order, with the files among them read ahead: up to AHEAD_FILES files and AHEAD_BYTES
@@ -53,7 +46,9 @@ export class ReadAhead {
     let ahead = 0;
     let files = 0;
     let bytes = 0;
-    for (let next = 0; next < list.length; next++) {
+    // What lies ahead is what the list holds so far: a list still being filled (see pack-list.ts) is not walked on
+    // for the read-ahead's sake, only when the packer needs its next entry.
+    for (let next = 0; list.has(next); next++) {
       // Entries are announced only in batches, and always before they are taken (when all announced ones have been
       // taken, `files` and `bytes` are zero and the loop below announces at least the next one).
       if (ahead < list.length && files <= AHEAD_FILES - BATCH && bytes < AHEAD_BYTES) {
@@ -64,11 +59,7 @@ export class ReadAhead {
           bytes += list.sizeOf(ahead);
           paths.push(list.absoluteOf(ahead));
         }
-        if (paths.length > 0) {
-          const batch: ReadAheadBatch = { first: this.#announced, paths };
-          this.#worker.postMessage(batch);
-          this.#announced += paths.length;
-        }
+        if (paths.length > 0) this.#announce(paths);
       }
       if (list.isFile(next)) {
         files--;
@@ -79,12 +70,31 @@ export class ReadAhead {
     }
   }
 
+  #announce(paths: string[]): void {
+    const batch: ReadAheadBatch = { first: this.#announced, paths };
+    this.#announced += paths.length;
+    if (!this.#worker && this.#announced < MIN_FILES) return;
+    this.#worker ??= this.#start();
+    this.#worker.postMessage(batch);
+  }
+
+  #start(): Worker {
+    const { url, options } = workerModule('read-ahead');
+    const workerData: ReadAheadData = { progress: this.#progress.buffer };
+    // Its heap holds a few batches of paths at most: a small young generation keeps its memory small too.
+    const worker = new Worker(url, { ...options, workerData, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 } });
+    // Reading ahead is only ever a help: the process never waits for it, and a failed worker reads nothing more.
+    worker.unref();
+    worker.on('error', () => undefined);
+    return worker;
+  }
+
   /** Files read ahead so far (not counting those skipped because the packer got there first). */
   get filesRead(): number {
     return Atomics.load(this.#progress, FILES_READ);
   }
 
   async close(): Promise<void> {
-    await this.#worker.terminate();
+    await this.#worker?.terminate();
   }
 }

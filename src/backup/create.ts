@@ -1,7 +1,8 @@
 /**
  * Creating a backup:
  *
- *   resolve the scope -> check every path exists -> pre_backup hooks -> scan (metadata only)
+ *   resolve the scope -> check every path exists -> pre_backup hooks
+ *   -> scan (metadata only), walked on as packing goes: scan-ahead.ts
  *   -> [incremental: keep only what changed since the state of the chain it extends]
  *   -> tar (file by file, hashing) -> gzip on every core -> [encryption] -> SHA-256 -> staging file
  *   -> post_backup hook of each service as soon as its files are packed
@@ -36,22 +37,22 @@ import { newBackupId } from '../metadata/ids.js';
 import type { BackupOrigin, BackupParts, BackupRecord, BackupType } from '../metadata/record.js';
 import { INDEX_SCHEMA_VERSION, readIndex, withIndexLock, writeIndex } from '../metadata/store.js';
 import { PLATFORM_CONFIG_ARCHIVE_PATH, type Platform, type Service } from '../platform/types.js';
-import { backupLayout, ensureLayout } from '../repository/layout.js';
+import { backupLayout, ensureLayout, removeEmptyLayout } from '../repository/layout.js';
 import { openWorkspace, sweepTemp, type Workspace } from '../repository/workspace.js';
 import { isRestoreRunning } from '../restore/recovery.js';
 import { LocalStorage } from '../storage/local.js';
 import type { ArchiveStorage, ObjectWriter } from '../storage/storage.js';
-import { scanRoots, type ScanProblem, type ScanRoot, type ScannedEntry } from '../walk/scan.js';
+import type { ScanProblem, ScanRoot, ScannedEntry } from '../walk/scan.js';
+import { exists } from '../fsutil/safe-write.js';
 import { TOOL_VERSION } from '../version.js';
 import { contentDiffers, resolveIncremental } from './incremental.js';
 import { StateDiff } from './changes.js';
+import { ScanAhead } from './scan-ahead.js';
 import type { OperationObserver } from './progress.js';
 import { resolveScope, sameScope, type BackupScope } from './scope.js';
 
 
 export const DEFAULT_COMPRESSION_LEVEL = 6;
-/** Below this many files to pack, starting the read-ahead's worker costs more than reading ahead could save. */
-const READ_AHEAD_MIN_FILES = 256;
 
 export interface CreateBackupOptions extends OperationObserver {
   type: BackupType;
@@ -111,6 +112,20 @@ async function checkPathsExist(platform: Platform, scope: BackupScope): Promise<
       }
     }
   }
+}
+
+/** What the scan found that refuses the backup without --skip-unreadable (special files are only warned of). */
+function blockingOf(problems: readonly ScanProblem[]): ScanProblem[] {
+  return problems.filter((p) => p.kind !== 'special-file');
+}
+
+function unreadableError(blocking: readonly ScanProblem[]): BackupError | undefined {
+  if (blocking.length === 0) return undefined;
+  return new BackupError(
+    'UNREADABLE_FILES',
+    `${blocking.length} path${blocking.length > 1 ? 's' : ''} cannot be backed up: ${describeProblems(blocking)}; fix their permissions or names, or pass --skip-unreadable`,
+    { paths: blocking.map((p) => p.absolute) },
+  );
 }
 
 function describeProblems(problems: readonly { absolute: string; reason: string }[]): string {
@@ -192,6 +207,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   let workspace: Workspace | undefined;
   let manifest: ManifestWriter | undefined;
   let readAhead: ReadAhead | undefined;
+  let undoLayout: (() => Promise<void>) | undefined;
   // Compression gives the tar writer's blocks back once deflated.
   const blocks = compress ? new BlockPool(TAR_BLOCK_SIZE) : undefined;
   const pack = new TarStreamWriter({ ...(blocks && { pool: blocks }) });
@@ -205,63 +221,45 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       await runHook({ root: platform.root, service: service.name, hook: 'pre_backup', command, env: hookEnv });
     }
     options.onProgress?.({ phase: 'scan', files: 0, bytes: 0 });
-    const skip = new Set([layout.root, path.join(platform.root, MANIFEST_CACHE_DIR)]);
-    const problems: ScanProblem[] = [];
-    // The scan feeds what is to be packed straight into compact lists (pack-list.ts), holding no object per entry:
-    // a full backup takes every entry, an incremental what its diff, walking the scan in step with the base's state,
-    // finds new or changed.
+    // The scan is walked as the packing goes (scan-ahead.ts), into compact lists (pack-list.ts) that hold no object
+    // per entry: a full backup takes every entry, an incremental what its diff, walking the scan in step with the
+    // base's state, finds new or changed.
     const diff = base && new StateDiff(base.state, options.verifyContent ? contentDiffers : undefined);
-    const toPack: { service?: Service; list: PackList }[] = [];
-    const scanInto = (roots: ScanRoot[], service?: Service): ScanProblem[] => {
-      const list = new PackList(roots);
-      const keep = (entry: ScannedEntry): boolean => {
-        if (!diff || diff.changed(entry)) list.add(entry);
-        return false;
-      };
-      toPack.push({ ...(service && { service }), list });
-      return scanRoots(roots, { skip, keep }).problems;
-    };
-    for (const service of scope.services) problems.push(...scanInto(scanRootsOf(service, scope.parts), service));
+    const scan = new ScanAhead({
+      skip: new Set([layout.root, path.join(platform.root, MANIFEST_CACHE_DIR)]),
+      ...(diff && { keep: (entry: ScannedEntry) => diff.changed(entry) }),
+      ...(!options.skipUnreadable && { refuse: (problems: readonly ScanProblem[]) => unreadableError(blockingOf(problems)) }),
+    });
+    const toPack: { service?: Service; list: PackList }[] = scope.services.map((service) => ({ service, list: scan.group(scanRootsOf(service, scope.parts)) }));
     if (scope.parts.platformConfig && platform.configFile) {
-      scanInto([{ absolute: platform.configFile, archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH, exclude: [] }]);
+      toPack.push({ list: scan.group([{ absolute: platform.configFile, archiveRoot: PLATFORM_CONFIG_ARCHIVE_PATH, exclude: [] }]) });
     }
+    // Its first stretch before anything is written: a backup refused for what the scan finds, which finds it within
+    // its first stretch on a small platform, has then not even made the backup directory.
+    scan.walkOn();
 
-    for (const p of problems.filter((p) => p.kind === 'special-file')) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
-    const blocking = problems.filter((p) => p.kind !== 'special-file');
-    if (blocking.length > 0 && !options.skipUnreadable) {
-      throw new BackupError(
-        'UNREADABLE_FILES',
-        `${blocking.length} path${blocking.length > 1 ? 's' : ''} cannot be backed up: ${describeProblems(blocking)}; fix their permissions or names, or pass --skip-unreadable`,
-        { paths: blocking.map((p) => p.absolute) },
-      );
-    }
-    for (const p of blocking) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
-    const skipped = blocking.map((p) => p.absolute);
-
-    // 2. What vanished since the base is recorded as deleted; what the incremental does not store, counted.
-    const deleted = diff?.deleted() ?? [];
-    const unchanged = diff?.unchanged ?? { entries: 0, files: 0, bytes: 0 };
-    const totalFiles = toPack.reduce((n, g) => n + g.list.files, 0);
-    const totalBytes = toPack.reduce((n, g) => n + g.list.fileBytes, 0);
-
-    // Only now is anything written: a refused backup leaves the backup directory as it was.
+    // A refused backup leaves the backup directory as it was: what it wrote goes with its staging folder, and the
+    // folders it made, when it made the backup directory.
+    const madeLayout = !(await exists(layout.root));
     for (const warning of await ensureLayout(layout)) options.onWarning?.(warning);
+    if (madeLayout) undoLayout = () => removeEmptyLayout(layout);
     const staging = await openWorkspace(layout, 'create');
     workspace = staging;
     const storage: ArchiveStorage = new LocalStorage(layout.archives, () => Promise.resolve(staging.dir));
 
-    // 3. The archive stream.
+    // 2. The archive stream.
     const archiveName = `${id}.tar${compress ? '.gz' : ''}${encryption ? '.age' : ''}`;
     archiveWriter = await storage.create(archiveName);
     const digest = new DigestStream();
     const stages: Transform[] = [];
-    if (compress) stages.push(new ParallelGzip({ level, blockSize: TAR_BLOCK_SIZE, ...(blocks && { recycle: blocks }) }));
+    if (compress) stages.push(new ParallelGzip({ level, blockSize: TAR_BLOCK_SIZE, ...(blocks && { recycle: blocks }), spareWork: () => scan.spare() }));
     if (encryption) stages.push(createEncryptStream(encryption));
     const written = pipeline([pack, ...stages, digest, archiveWriter.stream] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
     written.catch(() => undefined); // Awaited below; an early failure must not be an unhandled rejection.
 
-    // The manifest is written to staging as entries are packed, never held whole in memory.
-    const manifestHeader: ManifestHeader = {
+    // The manifest is written to staging as entries are packed, never held whole in memory. An incremental's header
+    // names what was deleted since its base, known once the scan is done.
+    const manifestHeader = (deleted: string[]): ManifestHeader => ({
       format: MANIFEST_FORMAT,
       formatVersion: FORMAT_VERSION,
       toolVersion: TOOL_VERSION,
@@ -276,8 +274,8 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       parts: scope.parts,
       roots: manifestRoots(platform, scope),
       deleted,
-    };
-    manifest = await ManifestWriter.open(path.join(staging.dir, 'manifest.json'), manifestHeader);
+    });
+    manifest = await ManifestWriter.open(path.join(staging.dir, 'manifest.json'), diff ? undefined : manifestHeader([]));
     const manifestOut = manifest;
     // A backup that starts a chain leaves its state in the host's cache (archive/state-cache.ts), so that the first
     // incremental on it reads a small binary file instead of this backup's whole manifest.
@@ -293,8 +291,10 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
         }
         chainState?.add(entry);
         manifestOut.add(entry);
+        scan.packed(entry.size);
       },
-      onProgress: () => options.onProgress?.({ phase: 'pack', files: stored.files, bytes: stored.bytes, totalFiles, totalBytes, ...(service && { service }) }),
+      // The totals grow until the scan is done, which a large backup's is early.
+      onProgress: () => options.onProgress?.({ phase: 'pack', files: stored.files, bytes: stored.bytes, totalFiles: scan.files, totalBytes: scan.fileBytes, ...(service && { service }) }),
       onUnreadable: (absolute, reason) => {
         unreadable.push({ absolute, reason });
         if (options.skipUnreadable) options.onWarning?.(`skipped ${absolute}: ${reason}`);
@@ -304,11 +304,20 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
         options.onWarning?.(`${absolute}: file changed as we read it`);
       },
     });
-    readAhead = totalFiles >= READ_AHEAD_MIN_FILES ? new ReadAhead() : undefined;
+    readAhead = new ReadAhead();
     while (toPack.length > 0) {
       const { service, list } = toPack.shift()!; // Packed lists are let go.
-      await packEntries(pack, readAhead ? readAhead.through(list) : list, packHooks(service?.name), options.signal);
+      await packEntries(pack, readAhead.through(list), packHooks(service?.name), options.signal);
       if (service) await runPostHook(service);
+    }
+
+    // The scan is done: every list was packed to its end.
+    const problems = scan.problems;
+    for (const p of problems.filter((p) => p.kind === 'special-file')) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
+    const skipped: string[] = [];
+    for (const p of blockingOf(problems)) {
+      options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
+      skipped.push(p.absolute);
     }
     if (unreadable.length > 0 && !options.skipUnreadable) {
       throw new BackupError(
@@ -318,7 +327,14 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       );
     }
     skipped.push(...unreadable.map((u) => u.absolute));
-    await manifest.close();
+
+    // 3. What vanished since the base is recorded as deleted; what the incremental does not store, counted.
+    const deleted = diff?.deleted() ?? [];
+    const unchanged = diff?.unchanged ?? { entries: 0, files: 0, bytes: 0 };
+    const totalFiles = scan.files;
+    const totalBytes = scan.fileBytes;
+    const header = manifestHeader(deleted);
+    await manifest.close(diff && header);
 
     // 4. The manifest copy beside the archive (and, for encrypted backups, a plain copy on this host, so the next
     // incremental needs no secret). It is compressed on libuv's pool while this thread packs the manifest into the
@@ -343,7 +359,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       type: options.type,
       createdAt: startedAt.toISOString(),
       ...(options.description !== undefined && { description: options.description }),
-      services: manifestHeader.services,
+      services: header.services,
       parts: scope.parts,
       ...(base && { parent: base.parent.id }),
       origin: options.origin ?? { kind: 'manual' },
@@ -383,13 +399,16 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       record.durationMs = Date.now() - startedAt.getTime();
       await writeIndex(layout, { exists: true, schemaVersion: INDEX_SCHEMA_VERSION }, [...current.backups, record], current.pendingRemoval);
     });
-    if (chainState) await cacheState(platform, record, chainState.finish({ ...manifestHeader, entries: [] }), existing);
+    if (chainState) await cacheState(platform, record, chainState.finish({ ...header, entries: [] }), existing);
     return { record, changedWhileReading, skipped };
   } catch (error) {
     pack.destroy();
     manifest?.abort();
     await archiveWriter?.abort();
     await manifestWriter?.abort();
+    await readAhead?.close();
+    await workspace?.dispose();
+    await undoLayout?.();
     throw error;
   } finally {
     await readAhead?.close();

@@ -9,6 +9,7 @@
  *
  * plus `.lock`, the inter-process lock that serialises writes to the two JSON files.
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir } from '../fsutil/safe-write.js';
 import { tightenModes } from './modes.js';
@@ -44,4 +45,9 @@ export async function ensureLayout(layout: BackupLayout): Promise<string[]> {
   await ensurePrivateDir(layout.archives);
   await ensurePrivateDir(layout.temp);
   return tightened;
+}
+
+/** Removes the folders `ensureLayout` made, where nothing has been put in them since (a first backup that failed). */
+export async function removeEmptyLayout(layout: BackupLayout): Promise<void> {
+  for (const dir of [layout.temp, layout.archives, layout.root]) await fs.rmdir(dir).catch(() => undefined);
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scanRoots, type ScanRoot } from './scan.js';
+import { scanRoots, TreeWalk, type ScanRoot, type ScannedEntry } from './scan.js';
 
 function tree(): ScanRoot {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-scan-'));
@@ -59,5 +59,28 @@ describe('scanRoots', () => {
     fs.chmodSync(path.join(root.absolute, 'b/c'), 0o000);
     const { problems } = scanRoots([root], { skip: new Set() });
     expect(problems).toEqual([expect.objectContaining({ kind: 'unreadable', absolute: path.join(root.absolute, 'b/c') })]);
+  });
+
+  it('walked a stretch at a time, finds the same entries and problems in the same order, and is in its own folder between stretches', () => {
+    const root = tree();
+    for (let i = 0; i < 30; i++) fs.mkdirSync(path.join(root.absolute, `m/n${i}`), { recursive: true });
+    fs.writeFileSync(path.join(root.absolute, 'm/n3/bad-\ufffd.txt'), 'x'); // a name the walk reports, not backs up
+    const second: ScanRoot = { ...tree(), archiveRoot: 'svc/config/c' };
+    const whole = scanRoots([root, second], { skip: new Set() });
+    expect(whole.problems).toHaveLength(1);
+    for (const stretch of [1, 3, 7]) {
+      const found: ScannedEntry[] = [];
+      const walk = new TreeWalk([root, second], new Set(), (entry) => found.push(entry));
+      const before = process.cwd();
+      let stretches = 0;
+      while (!walk.finished) {
+        walk.walk(stretch);
+        stretches++;
+        expect(process.cwd()).toBe(before);
+      }
+      expect(stretches).toBeGreaterThan(2);
+      expect(found).toEqual(whole.entries);
+      expect(walk.problems).toEqual(whole.problems);
+    }
   });
 });

@@ -116,80 +116,138 @@ function undecodable(name: string): boolean {
 
 export function scanRoots(roots: readonly ScanRoot[], options: ScanOptions): ScanResult {
   const entries: ScannedEntry[] = [];
-  const problems: ScanProblem[] = [];
-  const hardLinks = new HardLinks();
-  const add = (entry: ScannedEntry) => {
-    hardLinks.mark(entry);
+  const walk = new TreeWalk(roots, options.skip, (entry) => {
     if (!options.keep || options.keep(entry)) entries.push(entry);
-  };
-  // Skipped paths are few: their last names filter the lookups of whole paths.
-  const skipNames = new Set([...options.skip].map((p) => path.basename(p)));
-  const folder = new CurrentFolder();
-  try {
-    for (const root of roots) {
-      const rules: Ignore | undefined = root.exclude.length > 0 ? ignore().add([...root.exclude]) : undefined;
-      const rootStat = fs.lstatSync(root.absolute);
-      const rootType = entryType(rootStat);
-      if (!rootType) {
-        problems.push({ kind: 'special-file', absolute: root.absolute, reason: 'not a file, folder or symlink' });
+  });
+  walk.walk();
+  return { entries, problems: walk.problems };
+}
+
+interface Folder {
+  absolute: string;
+  relative: string;
+}
+
+/**
+ * The same walk as `scanRoots`, run a stretch at a time: a backup packs what the walk has found while it walks on
+ * (backup/scan-ahead.ts). Each entry goes to `found` as soon as it is marked as a hard link or not, and is not held
+ * here.
+ */
+export class TreeWalk {
+  readonly problems: ScanProblem[] = [];
+  readonly #roots: readonly ScanRoot[];
+  readonly #skip: ReadonlySet<string>;
+  readonly #found: (entry: ScannedEntry) => void;
+  readonly #hardLinks = new HardLinks();
+  /** Skipped paths are few: their last names filter the lookups of whole paths. */
+  readonly #skipNames: Set<string>;
+  #nextRoot = 0;
+  #root: ScanRoot | undefined;
+  #rules: Ignore | undefined;
+  /** Explicit stack instead of recursion: deep trees must not overflow the call stack. */
+  readonly #stack: Folder[] = [];
+  /** Entries looked at (kept or not) and problems found, in the stretch being walked. */
+  #seen = 0;
+
+  constructor(roots: readonly ScanRoot[], skip: ReadonlySet<string>, found: (entry: ScannedEntry) => void) {
+    this.#roots = roots;
+    this.#skip = skip;
+    this.#found = found;
+    this.#skipNames = new Set([...skip].map((p) => path.basename(p)));
+  }
+
+  get finished(): boolean {
+    return this.#stack.length === 0 && this.#nextRoot === this.#roots.length;
+  }
+
+  /**
+   * Walks on, a folder at a time, until at least `entries` more names have been looked at, or to the end. Between two
+   * stretches the process is in its own current folder again, so other code of this thread may run.
+   */
+  walk(entries = Infinity): void {
+    this.#seen = 0;
+    const folder = new CurrentFolder();
+    try {
+      while (this.#seen < entries && !this.finished) {
+        const dir = this.#stack.pop();
+        if (dir) this.#list(dir, folder);
+        else this.#enterRoot(this.#roots[this.#nextRoot++]!);
+      }
+    } finally {
+      folder.leave();
+    }
+  }
+
+  #add(entry: ScannedEntry): void {
+    this.#seen++;
+    this.#hardLinks.mark(entry);
+    this.#found(entry);
+  }
+
+  #problem(problem: ScanProblem): void {
+    this.#seen++;
+    this.problems.push(problem);
+  }
+
+  #enterRoot(root: ScanRoot): void {
+    this.#root = root;
+    this.#rules = root.exclude.length > 0 ? ignore().add([...root.exclude]) : undefined;
+    const rootStat = fs.lstatSync(root.absolute);
+    const rootType = entryType(rootStat);
+    if (!rootType) {
+      this.#problem({ kind: 'special-file', absolute: root.absolute, reason: 'not a file, folder or symlink' });
+      return;
+    }
+    this.#add(toEntry(root.archiveRoot, root.absolute, rootStat, rootType));
+    if (rootType === 'dir') this.#stack.push({ absolute: root.absolute, relative: '' });
+  }
+
+  #list(dir: Folder, folder: CurrentFolder): void {
+    const root = this.#root!;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir.absolute).sort();
+    } catch (error) {
+      this.#problem({ kind: 'unreadable', absolute: dir.absolute, reason: (error as Error).message });
+      return;
+    }
+    const subdirs: Folder[] = [];
+    const inside = folder.enter(dir.absolute);
+    // Plain concatenation, one string per path: path.join normalises every path it builds, a tenth of the walk.
+    const absolutePrefix = dir.absolute.endsWith('/') ? dir.absolute : `${dir.absolute}/`;
+    const relativePrefix = dir.relative === '' ? '' : `${dir.relative}/`;
+    const archivePrefix = `${root.archiveRoot}/${relativePrefix}`;
+    for (const name of names) {
+      const absolute = absolutePrefix + name;
+      if (undecodable(name)) {
+        this.#problem({ kind: 'undecodable-name', absolute, reason: 'file name is not valid UTF-8' });
         continue;
       }
-      add(toEntry(root.archiveRoot, root.absolute, rootStat, rootType));
-      if (rootType !== 'dir') continue;
-
-      // Explicit stack instead of recursion: deep trees must not overflow the call stack.
-      const stack: { absolute: string; relative: string }[] = [{ absolute: root.absolute, relative: '' }];
-      while (stack.length > 0) {
-        const dir = stack.pop()!;
-        let names: string[];
-        try {
-          names = fs.readdirSync(dir.absolute).sort();
-        } catch (error) {
-          problems.push({ kind: 'unreadable', absolute: dir.absolute, reason: (error as Error).message });
-          continue;
-        }
-        const subdirs: { absolute: string; relative: string }[] = [];
-        const inside = folder.enter(dir.absolute);
-        // Plain concatenation, one string per path: path.join normalises every path it builds, a tenth of the walk.
-        const absolutePrefix = dir.absolute.endsWith('/') ? dir.absolute : `${dir.absolute}/`;
-        const relativePrefix = dir.relative === '' ? '' : `${dir.relative}/`;
-        const archivePrefix = `${root.archiveRoot}/${relativePrefix}`;
-        for (const name of names) {
-          const absolute = absolutePrefix + name;
-          if (undecodable(name)) {
-            problems.push({ kind: 'undecodable-name', absolute, reason: 'file name is not valid UTF-8' });
-            continue;
-          }
-          if (skipNames.has(name) && options.skip.has(absolute)) continue;
-          let stat: fs.Stats;
-          try {
-            stat = lstat(inside, name, absolute);
-          } catch (error) {
-            problems.push({ kind: 'unreadable', absolute, reason: (error as Error).message });
-            continue;
-          }
-          const type = entryType(stat);
-          if (!type) {
-            problems.push({ kind: 'special-file', absolute, reason: 'sockets, pipes and devices are not backed up' });
-            continue;
-          }
-          if (rules?.ignores(type === 'dir' ? `${relativePrefix}${name}/` : relativePrefix + name)) continue;
-          if (type === 'file' && !readable(stat)) {
-            // Found now rather than when packing, so a backup that will fail is refused before it writes anything.
-            problems.push({ kind: 'unreadable', absolute, reason: 'permission denied' });
-            continue;
-          }
-          add(toEntry(archivePrefix + name, absolute, stat, type));
-          if (type === 'dir') subdirs.push({ absolute, relative: relativePrefix + name });
-        }
-        // Folders are visited after the files of their parent, in name order (the stack pops the last pushed first).
-        for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+      if (this.#skipNames.has(name) && this.#skip.has(absolute)) continue;
+      let stat: fs.Stats;
+      try {
+        stat = lstat(inside, name, absolute);
+      } catch (error) {
+        this.#problem({ kind: 'unreadable', absolute, reason: (error as Error).message });
+        continue;
       }
+      const type = entryType(stat);
+      if (!type) {
+        this.#problem({ kind: 'special-file', absolute, reason: 'sockets, pipes and devices are not backed up' });
+        continue;
+      }
+      if (this.#rules?.ignores(type === 'dir' ? `${relativePrefix}${name}/` : relativePrefix + name)) continue;
+      if (type === 'file' && !readable(stat)) {
+        // Found now rather than when packing, so that a backup that will fail is refused before it commits anything.
+        this.#problem({ kind: 'unreadable', absolute, reason: 'permission denied' });
+        continue;
+      }
+      this.#add(toEntry(archivePrefix + name, absolute, stat, type));
+      if (type === 'dir') subdirs.push({ absolute, relative: relativePrefix + name });
     }
-  } finally {
-    folder.leave();
+    // Folders are visited after the files of their parent, in name order (the stack pops the last pushed first).
+    for (let i = subdirs.length - 1; i >= 0; i--) this.#stack.push(subdirs[i]!);
   }
-  return { entries, problems };
 }
 
 function lstat(inside: boolean, name: string, absolute: string): fs.Stats {
@@ -205,10 +263,10 @@ function lstat(inside: boolean, name: string, absolute: string): fs.Stats {
 
 /**
  * The walk stats each name from inside its folder (chdir), so the kernel resolves one name instead of the whole
- * path on each of 77k calls: a quarter less system time, and no long path string to build for the call. The scan is
- * synchronous, so no other code of this thread runs meanwhile, and the process's folder is put back before it
- * returns. Where the folder cannot be changed (worker threads, a folder that cannot be entered), whole paths are
- * used, as before.
+ * path on each of 77k calls: a quarter less system time, and no long path string to build for the call. Each stretch
+ * of the walk is synchronous, so no other code of this thread runs meanwhile, and the process's folder is put back
+ * before the stretch ends (the backup's other threads only ever use absolute paths). Where the folder cannot be
+ * changed (worker threads, a folder that cannot be entered), whole paths are used, as before.
  */
 class CurrentFolder {
   readonly #home: string | undefined;
