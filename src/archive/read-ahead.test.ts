@@ -58,7 +58,7 @@ describe('ReadAhead', () => {
   });
 
   it('reads the files the packer will take next, a bounded number ahead of it, skipping what cannot be opened', async () => {
-    const readAhead = new ReadAhead();
+    const readAhead = new ReadAhead({ sampleCached: false });
     try {
       const packer = readAhead.through(packList(entries()));
       expect(packer.next().value).toEqual(entry('d0', 'dir'));
@@ -69,6 +69,22 @@ describe('ReadAhead', () => {
       // Once the packer has taken 256 files, the next 256 are announced.
       for (let taken = 0; taken <= 256; ) if ((packer.next().value as PackEntry).type === 'file') taken++;
       await until(() => readAhead.filesRead === 2047 + 256);
+    } finally {
+      await readAhead.close();
+    }
+  });
+
+  it('reads only a sample of the files once they come from the page cache many in a row', async () => {
+    const readAhead = new ReadAhead();
+    try {
+      for (let i = 0; i < FILES; i++) if (i !== 5) fs.readFileSync(path.join(dir, `f${i}`)); // in the page cache
+      const packer = readAhead.through(packList(entries()));
+      packer.next();
+      // Of the 2047 announced files it can read: the first 16, then about one in 16.
+      await until(() => readAhead.filesRead >= 16);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(readAhead.filesRead).toBeLessThan(400);
+      expect([...packer].length).toBe(entries().length - 1);
     } finally {
       await readAhead.close();
     }

@@ -34,6 +34,12 @@ export class ReadAhead {
   /** Files announced so far, and files the packer has taken: over all the lists read through this read-ahead. */
   #announced = 0;
   #taken = 0;
+  readonly #sampleCached: boolean;
+
+  /** `sampleCached: false` reads every file ahead, cached or not (tests of how far ahead it reads). */
+  constructor(options: { sampleCached?: boolean } = {}) {
+    this.#sampleCached = options.sampleCached ?? true;
+  }
 
   /**
    * The entries of `list` in order, with the files among them read ahead: up to AHEAD_FILES files and AHEAD_BYTES
@@ -80,7 +86,7 @@ export class ReadAhead {
 
   #start(): Worker {
     const { url, options } = workerModule('read-ahead');
-    const workerData: ReadAheadData = { progress: this.#progress.buffer };
+    const workerData: ReadAheadData = { progress: this.#progress.buffer, sampleCached: this.#sampleCached };
     // Its heap holds a few batches of paths at most: a small young generation keeps its memory small too.
     const worker = new Worker(url, { ...options, workerData, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 } });
     // Reading ahead is only ever a help: the process never waits for it, and a failed worker reads nothing more.

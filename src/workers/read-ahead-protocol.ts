@@ -3,6 +3,8 @@
 export interface ReadAheadData {
   /** Int32s at PACKER_AT and FILES_READ. */
   progress: SharedArrayBuffer;
+  /** Read only a sample of the files while they come from the page cache (see workers/read-ahead.ts). */
+  sampleCached: boolean;
 }
 
 /** The number of the file the packer is reading (files are numbered from 0 in the order sent), set by the packer. */
