@@ -311,7 +311,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       if (service) await runPostHook(service);
     }
 
-    // The scan is done: every list was packed to its end.
+    scan.finish();
     const problems = scan.problems;
     for (const p of problems.filter((p) => p.kind === 'special-file')) options.onWarning?.(`skipped ${p.absolute}: ${p.reason}`);
     const skipped: string[] = [];

@@ -107,6 +107,15 @@ export class ScanAhead implements PackListFeed {
     return true;
   }
 
+  /**
+   * After the packing: walks what is left (nothing, once every list has been packed to its end) and throws the
+   * refusal a stretch found on the way, if it was not thrown yet.
+   */
+  finish(): void {
+    do this.walkOn();
+    while (!this.finished);
+  }
+
   /** Told of each entry packed (a file's `size` bytes): keeps the walk ahead of the packer. */
   packed(size: number): void {
     if (this.#refusal) throw this.#refusal;
