@@ -23,7 +23,7 @@ import { Script } from 'node:vm';
 function loadScript(filename) {
   let source;
   try {
-    source = readFileSync(filename, 'utf8');
+    source = readFileSync(filename, 'latin1'); // ASCII: scripts/bundle.mjs checks it
   } catch {
     return undefined;
   }

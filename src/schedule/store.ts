@@ -113,9 +113,9 @@ function corrupt(file: string, why: string): BackupError {
 function oneLine(error: z.ZodError): string {
   return z
     .prettifyError(error)
-    .replace(/^✖ /, '')
-    .replace(/\n\s*→ at /g, ' at ')
-    .replace(/\n✖ /g, '; ')
+    .replace(/^\u2716 /, '') // ✖ (escaped: the CLI bundle is ASCII, see scripts/bundle.mjs)
+    .replace(/\n\s*\u2192 at /g, ' at ') // →
+    .replace(/\n\u2716 /g, '; ')
     .replace(/\n/g, ' ');
 }
 
