@@ -207,7 +207,9 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   let workspace: Workspace | undefined;
   let manifest: ManifestWriter | undefined;
   let readAhead: ReadAhead | undefined;
-  let undoLayout: (() => Promise<void>) | undefined;
+  /** Whether this backup made the backup directory (it then removes it again if it fails), and whether it is listed. */
+  let madeLayout = false;
+  let committed = false;
   // Compression gives the tar writer's blocks back once deflated.
   const blocks = compress ? new BlockPool(TAR_BLOCK_SIZE) : undefined;
   const pack = new TarStreamWriter({ ...(blocks && { pool: blocks }) });
@@ -240,9 +242,8 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
 
     // A refused backup leaves the backup directory as it was: what it wrote goes with its staging folder, and the
     // folders it made, when it made the backup directory.
-    const madeLayout = !(await exists(layout.root));
+    madeLayout = !(await exists(layout.root));
     for (const warning of await ensureLayout(layout)) options.onWarning?.(warning);
-    if (madeLayout) undoLayout = () => removeEmptyLayout(layout);
     const staging = await openWorkspace(layout, 'create');
     workspace = staging;
     const storage: ArchiveStorage = new LocalStorage(layout.archives, () => Promise.resolve(staging.dir));
@@ -398,6 +399,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       await archiveCommit.commit();
       record.durationMs = Date.now() - startedAt.getTime();
       await writeIndex(layout, { exists: true, schemaVersion: INDEX_SCHEMA_VERSION }, [...current.backups, record], current.pendingRemoval);
+      committed = true;
     });
     if (chainState) await cacheState(platform, record, chainState.finish({ ...header, entries: [] }), existing);
     return { record, changedWhileReading, skipped };
@@ -406,13 +408,11 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     manifest?.abort();
     await archiveWriter?.abort();
     await manifestWriter?.abort();
-    await readAhead?.close();
-    await workspace?.dispose();
-    await undoLayout?.();
     throw error;
   } finally {
     await readAhead?.close();
     for (const service of [...awaitingPostHook]) await runPostHook(service);
     await workspace?.dispose();
+    if (madeLayout && !committed) await removeEmptyLayout(layout);
   }
 }
