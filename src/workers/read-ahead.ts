@@ -38,18 +38,18 @@ const buffer = Buffer.allocUnsafe(CHUNK);
 let waiting: ReadAheadBatch[] = [];
 let scheduled = false;
 
-/** Whether only one file in STRIDE is read, and the window being timed. */
+/** Whether only one file in STRIDE is read, and the window of reads being timed. */
 let sampling = false;
-const window = { files: 0, bytes: 0, microseconds: 0 };
+const timing = { files: 0, bytes: 0, microseconds: 0 };
 
 /** Counts a file read into the window, and decides how to read on when the window is full. */
 function timed(bytes: number, microseconds: number): void {
-  window.files++;
-  window.bytes += bytes;
-  window.microseconds += microseconds;
-  if (window.files < WINDOW) return;
-  sampling = sampleCached && window.microseconds <= WINDOW * CACHED_MICROSECONDS + window.bytes / CACHED_BYTES_PER_MICROSECOND;
-  window.files = window.bytes = window.microseconds = 0;
+  timing.files++;
+  timing.bytes += bytes;
+  timing.microseconds += microseconds;
+  if (timing.files < WINDOW) return;
+  sampling = sampleCached && timing.microseconds <= WINDOW * CACHED_MICROSECONDS + timing.bytes / CACHED_BYTES_PER_MICROSECOND;
+  timing.files = timing.bytes = timing.microseconds = 0;
 }
 
 /** Whether the packer has gone past file `n`. */
