@@ -72,4 +72,18 @@ describe('ScanAhead', () => {
     expect(() => spared.packed(1)).toThrow('2 problems');
     expect(() => spared.finish()).toThrow('2 problems');
   });
+
+  it('goes on ahead of the packer by a bounded number of entries, whatever the size of the tree', () => {
+    const roots = [tree('big', 30, 1000)];
+    const scan = new ScanAhead({ skip: new Set() });
+    const list = scan.group(roots);
+    scan.walkOn();
+    // Spare work (as the compressors give it) stops once the walk is that far ahead of what was packed.
+    let stretches = 0;
+    while (scan.spare()) stretches++;
+    expect(stretches).toBeGreaterThan(3);
+    expect(scan.finished).toBe(false);
+    expect(list.length).toBeLessThan(16_384 + 2 * 2048);
+    expect([...list].length).toBe(scanRoots(roots, { skip: new Set() }).entries.length); // the packer's pull goes on
+  });
 });

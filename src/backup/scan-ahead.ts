@@ -6,8 +6,8 @@
  *
  * The groups (one per service, then the platform's own file) are walked in order, each into its pack list. The walk
  * goes on whenever the packer has caught up with what it found (pack-list.ts `has`), and besides runs a stretch ahead
- * each time a little has been packed, so that it is done early in a large backup: what lies ahead is then known to
- * the read-ahead and the totals to the progress bar.
+ * each time a little has been packed, so that the read-ahead knows what lies ahead, up to AHEAD_ENTRIES entries
+ * ahead of the packer: the lists then hold that many entries at most, whatever the size of the platform.
  *
  * Nothing is committed before the whole tree has been walked: a problem that refuses the backup (an unreadable file)
  * stops it once the walk has found every such problem, with what was written so far thrown away.
@@ -21,6 +21,12 @@ const STRETCH = 2048;
 /** One stretch ahead each time this many entries, or this many bytes, have been packed. */
 const PACKED_ENTRIES_PER_STRETCH = 256;
 const PACKED_BYTES_PER_STRETCH = 1 << 20;
+/**
+ * Entries found and not packed yet, at most, for the walk to go on ahead of the packer: what the lists hold then
+ * does not grow with the platform (a full backup's lists held every entry, about 200 bytes each with its path), and
+ * it is still twice what the read-ahead looks at.
+ */
+const AHEAD_ENTRIES = 16_384;
 
 export interface ScanAheadOptions {
   /** Absolute paths never entered (the backup directory). */
@@ -33,13 +39,19 @@ export interface ScanAheadOptions {
 
 export class ScanAhead implements PackListFeed {
   readonly #options: ScanAheadOptions;
-  readonly #groups: { walk: TreeWalk; list: PackList }[] = [];
+  /** The groups still to walk, from `#current` on: a walked group is let go, and its list with it once packed. */
+  readonly #groups: ({ walk: TreeWalk; list: PackList } | undefined)[] = [];
+  /** What the walked groups could not back up. */
+  readonly #problems: ScanProblem[] = [];
   #current = 0;
   /** Files found to pack, and their bytes: the totals once the walk is finished. */
   files = 0;
   fileBytes = 0;
   #packedEntries = 0;
   #packedBytes = 0;
+  /** Entries added to the lists, and entries packed. */
+  #found = 0;
+  #packed = 0;
   /** A refusal found by a stretch walked as spare work, for the packer's next call to throw. */
   #refusal: Error | undefined;
 
@@ -53,6 +65,7 @@ export class ScanAhead implements PackListFeed {
     const walk = new TreeWalk(roots, this.#options.skip, (entry) => {
       if (this.#options.keep && !this.#options.keep(entry)) return;
       list.add(entry);
+      this.#found++;
       if (entry.type === 'file') {
         this.files++;
         this.fileBytes += entry.size;
@@ -68,7 +81,7 @@ export class ScanAhead implements PackListFeed {
 
   /** What the walk could not back up, group by group. */
   get problems(): ScanProblem[] {
-    return this.#groups.flatMap((g) => g.walk.problems);
+    return [...this.#problems, ...this.#groups.flatMap((g) => g?.walk.problems ?? [])];
   }
 
   walkOn(): void {
@@ -88,7 +101,8 @@ export class ScanAhead implements PackListFeed {
     group.walk.walk(STRETCH);
     if (group.walk.finished) {
       group.list.complete();
-      this.#current++;
+      this.#problems.push(...group.walk.problems);
+      this.#groups[this.#current++] = undefined;
     }
     return group.walk.problems.length > problemsBefore;
   }
@@ -98,7 +112,7 @@ export class ScanAhead implements PackListFeed {
    * refusal it finds is thrown at the packer's next call, not into the compressing stream.
    */
   spare(): boolean {
-    if (this.finished || this.#refusal) return false;
+    if (this.finished || this.#refusal || this.#farAhead()) return false;
     try {
       this.walkOn();
     } catch (error) {
@@ -119,11 +133,17 @@ export class ScanAhead implements PackListFeed {
   /** Told of each entry packed (a file's `size` bytes): keeps the walk ahead of the packer. */
   packed(size: number): void {
     if (this.#refusal) throw this.#refusal;
+    this.#packed++;
     this.#packedEntries++;
     this.#packedBytes += size;
     if (this.#packedEntries < PACKED_ENTRIES_PER_STRETCH && this.#packedBytes < PACKED_BYTES_PER_STRETCH) return;
     this.#packedEntries = 0;
     this.#packedBytes = 0;
-    this.walkOn();
+    if (!this.#farAhead()) this.walkOn();
+  }
+
+  /** Whether the walk is as far ahead of the packer as it goes on its own (the packer's pull still walks it on). */
+  #farAhead(): boolean {
+    return this.#found - this.#packed >= AHEAD_ENTRIES;
   }
 }
