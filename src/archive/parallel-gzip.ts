@@ -39,7 +39,7 @@ export interface ParallelGzipOptions {
   recycle?: BlockPool;
   /**
    * Other work of this thread, done a short stretch at a time when every worker has work queued, before this thread
-   * deflates a block itself (a backup's scan): false when there is none left.
+   * deflates a block itself (a backup's scan): false when there is none, for now.
    */
   spareWork?: () => boolean;
 }

@@ -108,8 +108,8 @@ export class ScanAhead implements PackListFeed {
   }
 
   /**
-   * A stretch of the walk as the compressors' spare work (archive/parallel-gzip.ts): false once the walk is done. A
-   * refusal it finds is thrown at the packer's next call, not into the compressing stream.
+   * A stretch of the walk as the compressors' spare work (archive/parallel-gzip.ts): false when the walk is done or
+   * as far ahead as it goes. A refusal it finds is thrown at the packer's next call, not into the compressing stream.
    */
   spare(): boolean {
     if (this.finished || this.#refusal || this.#farAhead()) return false;
