@@ -294,7 +294,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
         manifestOut.add(entry);
         scan.packed(entry.size);
       },
-      // The totals grow until the scan is done, which a large backup's is early.
+      // The totals grow until the scan is done: in a large backup, when the packer is near the end (scan-ahead.ts).
       onProgress: () => options.onProgress?.({ phase: 'pack', files: stored.files, bytes: stored.bytes, totalFiles: scan.files, totalBytes: scan.fileBytes, ...(service && { service }) }),
       onUnreadable: (absolute, reason) => {
         unreadable.push({ absolute, reason });

@@ -4,7 +4,7 @@ export interface ProgressEvent {
   phase: 'scan' | 'hooks' | 'pack' | 'verify' | 'restore' | 'commit';
   files: number;
   bytes: number;
-  /** Totals, when known (after the scan). */
+  /** Totals: while a backup packs, what its scan has found so far (the scan goes on along with the packing). */
   totalFiles?: number;
   totalBytes?: number;
   /** The service being worked on, if any. */
