@@ -175,6 +175,20 @@ describe('a restore killed mid-way', () => {
     expectNoLeftovers(root);
   });
 
+  it('takes over the lock of a restore killed before it recorded its owner, once the lock goes stale', () => {
+    const root = copy();
+    // As a kill right after the lock was taken leaves it: the lock, and an owner record not yet written. Both 8 s
+    // old, so the lock goes stale (at 20 s) after the 10 s a restore waits for a live one.
+    const lock = path.join(root, 'backup/temp/.restore');
+    fs.mkdirSync(`${lock}.lease`, { recursive: true });
+    fs.writeFileSync(`${lock}.owner`, '');
+    const then = new Date(Date.now() - 8_000);
+    for (const file of [`${lock}.lease`, `${lock}.owner`]) fs.utimesSync(file, then, then);
+    restored(mcpOn(root, ['restore', id, '--no-safety-backup', '--json']));
+    expect(expectOldOrNew(root).sort()).toEqual(Object.keys(SERVICES).sort());
+    expectNoLeftovers(root);
+  });
+
   for (const delay of [150, 400, 800, 1300]) {
     it(`killed after ${delay} ms: each path is as it was or fully restored`, async () => {
       const root = copy();

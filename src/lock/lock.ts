@@ -19,7 +19,8 @@ import os from 'node:os';
 import { BackupError, errnoCode } from '../errors.js';
 import { DIR_MODE } from '../fsutil/safe-write.js';
 
-const STALE_MS = 20_000;
+/** How long a lock goes unrefreshed before it counts as left by a killed process. */
+export const STALE_MS = 20_000;
 const UPDATE_MS = 2_000;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -97,7 +98,7 @@ export async function withLock<T>(lockPath: string, options: LockOptions, fn: ()
   }
 }
 
-interface LeaseOwner {
+export interface LeaseOwner {
   pid: number;
   host: string;
   startedAt: string;
@@ -174,6 +175,11 @@ export async function isLeaseAlive(dir: string): Promise<boolean> {
   if (owner && owner.host !== os.hostname()) return locked();
   if (owner && !processAlive(owner.pid)) return false;
   return young || locked();
+}
+
+/** The recorded owner of the lease on `dir`: undefined while there is none, or while it is being written. */
+export async function leaseOwner(dir: string): Promise<LeaseOwner | undefined> {
+  return fs.readFile(leaseOwnerPathOf(dir), 'utf8').then(ownerIn, () => undefined);
 }
 
 function ownerIn(text: string): LeaseOwner | undefined {

@@ -37,7 +37,7 @@ export async function openRestoreWorkspace(layout: BackupLayout): Promise<Restor
   await ensurePrivateDir(layout.temp);
   const dir = path.join(layout.temp, `${WORKSPACE_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
   // The lease comes first, so a concurrent sweep never sees the folder without a live lease.
-  let lease: HeldLock | undefined = await acquireLease(dir);
+  let lease: HeldLock | undefined = await acquireLease(dir, { nameIsOurs: true });
   if (!lease) throw new BackupError('LOCKED', `could not take the lease on ${dir}`);
   await ensurePrivateDir(dir);
   const release = async () => {

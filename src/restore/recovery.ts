@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BackupError } from '../errors.js';
-import { acquireLease, isLeaseAlive, leaseOwnerPathOf, leasePathOf, type HeldLock } from '../lock/lock.js';
+import { acquireLease, isLeaseAlive, leaseOwner, leaseOwnerPathOf, leasePathOf, STALE_MS, type HeldLock } from '../lock/lock.js';
 import type { BackupLayout } from '../repository/layout.js';
 import { sweepTemp } from '../repository/workspace.js';
 import { WORKSPACE_PREFIX } from './locations.js';
@@ -16,6 +16,7 @@ import { pathExists } from './tree-ops.js';
 
 const RESTORE_LOCK = '.restore';
 const LOCK_WAIT_MS = 10_000;
+const LOCK_WAIT_MARGIN_MS = 2_000;
 
 /**
  * One restore at a time per platform: a lease on `temp/.restore` (lock.ts), so a restore that was killed does not
@@ -24,7 +25,7 @@ const LOCK_WAIT_MS = 10_000;
  */
 export async function acquireRestoreLock(layout: BackupLayout): Promise<HeldLock> {
   const base = path.join(layout.temp, RESTORE_LOCK);
-  const deadline = Date.now() + LOCK_WAIT_MS;
+  const start = Date.now();
   for (;;) {
     const held = await acquireLease(base);
     if (held) return held;
@@ -34,11 +35,15 @@ export async function acquireRestoreLock(layout: BackupLayout): Promise<HeldLock
       await fs.promises.rm(leaseOwnerPathOf(base), { force: true });
       continue;
     }
-    if (Date.now() >= deadline) {
-      const owner = await fs.promises.readFile(leaseOwnerPathOf(base), 'utf8').then((t) => JSON.parse(t) as { pid?: number }, () => ({ pid: undefined }));
+    const owner = await leaseOwner(base);
+    // A holder killed between taking the lock and recording itself left a lock without an owner: only the lock's
+    // freshness tells it from a live one, and it goes stale within STALE_MS of being taken. Wait that out rather than
+    // refuse, so a killed restore never blocks the next one.
+    const waited = Date.now() - start;
+    if (waited >= LOCK_WAIT_MS && (owner || waited >= STALE_MS + LOCK_WAIT_MARGIN_MS)) {
       throw new BackupError(
         'LOCKED',
-        `another restore is running on this platform${owner.pid ? ` (process ${owner.pid})` : ''}: retry when it has finished`,
+        `another restore is running on this platform${owner ? ` (process ${owner.pid})` : ''}: retry when it has finished`,
         { lockPath: leasePathOf(base) },
       );
     }
