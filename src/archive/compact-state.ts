@@ -75,7 +75,7 @@ function layout(headerEnd: number, h: Header) {
 }
 
 /** The columns of a state; `paths` has one string per entry, `sha256` 32 bytes per entry. */
-interface Columns {
+export interface Columns {
   paths: string[];
   type: Uint8Array;
   mode: Uint32Array;
@@ -90,7 +90,7 @@ interface Columns {
   links: Map<number, string>;
 }
 
-function newColumns(capacity: number): Columns {
+export function newColumns(capacity: number): Columns {
   return {
     paths: [],
     type: new Uint8Array(capacity),
@@ -106,7 +106,7 @@ function newColumns(capacity: number): Columns {
   };
 }
 
-function putEntry(c: Columns, j: number, entry: ManifestEntry): void {
+export function putEntry(c: Columns, j: number, entry: ManifestEntry): void {
   const type = ENTRY_TYPES.indexOf(entry.type);
   if (type < 0) throw new BackupError('INTEGRITY', `entry ${entry.path} has an unknown type ${String(entry.type)}`, { path: entry.path });
   c.paths[j] = entry.path;
@@ -251,20 +251,20 @@ export class CompactState {
   /**
    * Builds the state of a chain's first backup as its manifest streams in, entry by entry, so the manifest is never
    * held whole: `add` each entry, then `finish` with the manifest (its header: `entries` are not read). A path given
-   * twice keeps its first place and its last entry, as in foldChain's Map; `uniquePaths` says they cannot repeat
-   * (a backup being written, whose entries come from one scan), and saves the lookup table.
+   * twice keeps its first place and its last entry, as in foldChain's Map. (A backup being written spills its state
+   * to disk instead: state-spill.ts.)
    */
-  static builder(options: { uniquePaths?: boolean } = {}): { add(entry: ManifestEntry): void; finish(manifest: Manifest): CompactState } {
+  static builder(): { add(entry: ManifestEntry): void; finish(manifest: Manifest): CompactState } {
     let c = newColumns(1024);
     let capacity = 1024;
     let length = 0;
-    const positions = options.uniquePaths ? undefined : new Map<string, number>();
+    const positions = new Map<string, number>();
     return {
       add(entry) {
-        const seen = positions?.get(entry.path);
+        const seen = positions.get(entry.path);
         if (seen !== undefined) return putEntry(c, seen, entry);
         if (length === capacity) c = resized(c, (capacity *= 2));
-        positions?.set(entry.path, length);
+        positions.set(entry.path, length);
         putEntry(c, length++, entry);
       },
       finish(manifest) {
@@ -343,29 +343,11 @@ export class CompactState {
     const encoded = this.#encoded?.bytes;
     const linkEntries = [...c.links.keys()];
     const targets = linkEntries.map((i) => c.links.get(i)!);
-    const pathBytes = encoded ? encoded.length : nulJoinedBytes(c.paths);
-    const header: Header = { ...identity, entries: this.length, links: linkEntries.length, pathBytes, linkBytes: nulJoinedBytes(targets) };
-    const headerText = Buffer.from(JSON.stringify(header));
-    const at = layout(16 + headerText.length, header);
-    const hash = createHash('sha256');
-    const hashed = (piece: Uint8Array): Uint8Array => {
-      hash.update(piece);
-      return piece;
-    };
-    // Up to the first column: magic, version, the header's length, the header, zeros to a multiple of 8.
-    const head = Buffer.alloc(at.mtime);
-    MAGIC.copy(head, 0);
-    head.writeUInt32LE(VERSION, 8);
-    head.writeUInt32LE(headerText.length, 12);
-    headerText.copy(head, 16);
-    yield hashed(head);
-    for (const column of [c.mtime, c.ctime, c.size, c.ino, c.mode, c.uid, c.gid, Uint32Array.from(linkEntries), c.type, c.sha256]) {
-      yield hashed(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
-    }
-    if (encoded) yield hashed(encoded);
-    else for (const piece of nulJoinedPieces(c.paths)) yield hashed(piece);
-    for (const piece of nulJoinedPieces(targets)) yield hashed(piece);
-    yield hash.digest();
+    const counts = { entries: this.length, links: linkEntries.length, pathBytes: encoded ? encoded.length : nulJoinedBytes(c.paths), linkBytes: nulJoinedBytes(targets) };
+    const columns = [c.mtime, c.ctime, c.size, c.ino, c.mode, c.uid, c.gid, Uint32Array.from(linkEntries), c.type, c.sha256].map((column) => [
+      new Uint8Array(column.buffer, column.byteOffset, column.byteLength),
+    ]);
+    yield* encodedForm(identity, counts, [...columns, encoded ? [encoded] : nulJoinedPieces(c.paths), nulJoinedPieces(targets)]);
   }
 
   /** Reads a binary form; a damaged one is an INTEGRITY error. */
@@ -426,8 +408,38 @@ export class CompactState {
   }
 }
 
+/** The counts a state file's header gives, besides its identity. */
+export type StateCounts = Omit<Header, keyof StateIdentity>;
+
+/**
+ * The binary form from its parts, piece by piece: the header from the counts, then the columns in file order (mtime,
+ * ctime, size, ino, mode, uid, gid, the entries of the links, type, SHA-256, paths, link targets), each given as the
+ * pieces that make it, then the checksum. Each piece is handed on as it comes.
+ */
+export function* encodedForm(identity: StateIdentity, counts: StateCounts, columns: Iterable<Iterable<Uint8Array>>): Generator<Uint8Array> {
+  const header: Header = { ...identity, ...counts };
+  const headerText = Buffer.from(JSON.stringify(header));
+  const at = layout(16 + headerText.length, header);
+  const hash = createHash('sha256');
+  // Up to the first column: magic, version, the header's length, the header, zeros to a multiple of 8.
+  const head = Buffer.alloc(at.mtime);
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(VERSION, 8);
+  head.writeUInt32LE(headerText.length, 12);
+  headerText.copy(head, 16);
+  hash.update(head);
+  yield head;
+  for (const column of columns) {
+    for (const piece of column) {
+      hash.update(piece);
+      yield piece;
+    }
+  }
+  yield hash.digest();
+}
+
 /** Bytes of `strings` as NUL-separated UTF-8. */
-function nulJoinedBytes(strings: readonly string[]): number {
+export function nulJoinedBytes(strings: readonly string[]): number {
   let bytes = Math.max(0, strings.length - 1);
   for (const s of strings) bytes += Buffer.byteLength(s);
   return bytes;
@@ -440,7 +452,7 @@ const JOINED_PIECE = 64 * 1024;
  * `strings` as NUL-separated UTF-8, in pieces of one reused buffer (each valid until the next is asked for): joined
  * first, 77k paths made a 14 MB string.
  */
-function* nulJoinedPieces(strings: readonly string[]): Generator<Uint8Array> {
+export function* nulJoinedPieces(strings: readonly string[]): Generator<Uint8Array> {
   const piece = Buffer.allocUnsafe(JOINED_PIECE);
   let used = 0;
   for (let k = 0; k < strings.length; k++) {

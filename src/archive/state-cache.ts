@@ -9,8 +9,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, writeFileSafelyFrom } from '../fsutil/safe-write.js';
 import type { BackupRecord } from '../metadata/record.js';
-import { CompactState } from './compact-state.js';
+import { CompactState, type StateIdentity } from './compact-state.js';
 import { MANIFEST_CACHE_DIR } from './manifest-cache.js';
+
+/** A state that can write its binary form: a CompactState, or a StateSpill (state-spill.ts). */
+export interface EncodableState {
+  encodedPieces(identity: StateIdentity): Iterable<Uint8Array>;
+}
 
 export class StateCache {
   readonly dir: string;
@@ -39,7 +44,7 @@ export class StateCache {
     }
   }
 
-  async put(record: BackupRecord, state: CompactState): Promise<void> {
+  async put(record: BackupRecord, state: EncodableState): Promise<void> {
     await ensurePrivateDir(this.dir);
     await writeFileSafelyFrom(path.join(this.dir, this.#name(record.id)), state.encodedPieces({ id: record.id, manifestSha256: record.manifestSha256 }));
   }

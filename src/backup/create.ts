@@ -28,9 +28,9 @@ import { PackList } from '../archive/pack-list.js';
 import { ReadAhead } from '../archive/read-ahead.js';
 import { ParallelGzip } from '../archive/parallel-gzip.js';
 import { TAR_BLOCK_SIZE, TarStreamWriter } from '../archive/tar-stream-writer.js';
-import { CompactState } from '../archive/compact-state.js';
 import { ManifestCache, MANIFEST_CACHE_DIR } from '../archive/manifest-cache.js';
-import { StateCache } from '../archive/state-cache.js';
+import { StateCache, type EncodableState } from '../archive/state-cache.js';
+import { StateSpill } from '../archive/state-spill.js';
 import { checkEncryptionKey, createEncryptStream, type DecryptionKey, type EncryptionKey } from '../crypto/index.js';
 import { runHook } from '../hooks/run-hook.js';
 import { newBackupId } from '../metadata/ids.js';
@@ -148,7 +148,7 @@ function manifestRoots(platform: Platform, scope: BackupScope): ManifestRoot[] {
 }
 
 /** Caches a new chain's first state; failing to costs the next incremental some time, not this backup. */
-async function cacheState(platform: Platform, record: BackupRecord, state: CompactState, before: readonly BackupRecord[]): Promise<void> {
+async function cacheState(platform: Platform, record: BackupRecord, state: EncodableState, before: readonly BackupRecord[]): Promise<void> {
   const states = new StateCache(platform.root);
   try {
     await states.put(record, state);
@@ -207,6 +207,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   let workspace: Workspace | undefined;
   let manifest: ManifestWriter | undefined;
   let readAhead: ReadAhead | undefined;
+  let spill: StateSpill | undefined;
   /** Whether this backup made the backup directory (it then removes it again if it fails), and whether it is listed. */
   let madeLayout = false;
   let committed = false;
@@ -280,7 +281,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     const manifestOut = manifest;
     // A backup that starts a chain leaves its state in the host's cache (archive/state-cache.ts), so that the first
     // incremental on it reads a small binary file instead of this backup's whole manifest.
-    const chainState = base ? undefined : CompactState.builder({ uniquePaths: true });
+    const chainState = base ? undefined : (spill = new StateSpill(path.join(staging.dir, 'state')));
     const stored = { files: 0, bytes: 0 };
     const changedWhileReading: string[] = [];
     const unreadable: { absolute: string; reason: string }[] = [];
@@ -401,7 +402,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
       await writeIndex(layout, { exists: true, schemaVersion: INDEX_SCHEMA_VERSION }, [...current.backups, record], current.pendingRemoval);
       committed = true;
     });
-    if (chainState) await cacheState(platform, record, chainState.finish({ ...header, entries: [] }), existing);
+    if (chainState) await cacheState(platform, record, chainState, existing);
     return { record, changedWhileReading, skipped };
   } catch (error) {
     pack.destroy();
@@ -411,6 +412,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     throw error;
   } finally {
     await readAhead?.close();
+    spill?.dispose();
     for (const service of [...awaitingPostHook]) await runPostHook(service);
     await workspace?.dispose();
     if (madeLayout && !committed) await removeEmptyLayout(layout);
