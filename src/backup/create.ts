@@ -207,7 +207,8 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
   let workspace: Workspace | undefined;
   let manifest: ManifestWriter | undefined;
   let readAhead: ReadAhead | undefined;
-  let spill: StateSpill | undefined;
+  /** The state of a backup that starts a chain, as it is packed. */
+  let chainState: StateSpill | undefined;
   /** Whether this backup made the backup directory (it then removes it again if it fails), and whether it is listed. */
   let madeLayout = false;
   let committed = false;
@@ -281,7 +282,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     const manifestOut = manifest;
     // A backup that starts a chain leaves its state in the host's cache (archive/state-cache.ts), so that the first
     // incremental on it reads a small binary file instead of this backup's whole manifest.
-    const chainState = base ? undefined : (spill = new StateSpill(path.join(staging.dir, 'state')));
+    if (!base) chainState = new StateSpill(path.join(staging.dir, 'state'));
     const stored = { files: 0, bytes: 0 };
     const changedWhileReading: string[] = [];
     const unreadable: { absolute: string; reason: string }[] = [];
@@ -412,7 +413,7 @@ export async function createBackup(platform: Platform, options: CreateBackupOpti
     throw error;
   } finally {
     await readAhead?.close();
-    spill?.dispose();
+    chainState?.dispose();
     for (const service of [...awaitingPostHook]) await runPostHook(service);
     await workspace?.dispose();
     if (madeLayout && !committed) await removeEmptyLayout(layout);
