@@ -15,8 +15,10 @@ import type { ManifestEntry } from './manifest.js';
 
 /** Entries per chunk: at about 80 bytes an entry, 640 KiB of columns. */
 export const CHUNK_ENTRIES = 8192;
-/** Spilled columns, in file order; the entries of the links come between `gid` and `type`, from memory (few). */
-const SPILLED = ['mtime', 'ctime', 'size', 'ino', 'mode', 'uid', 'gid', 'type', 'sha256', 'paths'] as const;
+/** The numeric columns, in file order; the entries of the links follow them, from memory (few), then the rest. */
+const NUMERIC = ['mtime', 'ctime', 'size', 'ino', 'mode', 'uid', 'gid'] as const;
+/** Spilled columns, in file order. */
+const SPILLED = [...NUMERIC, 'type', 'sha256', 'paths'] as const;
 type Spilled = (typeof SPILLED)[number];
 const READ_PIECE = 256 * 1024;
 
@@ -54,7 +56,7 @@ export class StateSpill {
     const c = this.#chunk;
     const n = this.#inChunk;
     try {
-      for (const name of ['mtime', 'ctime', 'size', 'ino', 'mode', 'uid', 'gid', 'type'] as const) {
+      for (const name of [...NUMERIC, 'type'] as const) {
         const column = c[name];
         writeAll(this.#files[name], new Uint8Array(column.buffer, column.byteOffset, n * column.BYTES_PER_ELEMENT));
       }
@@ -83,7 +85,7 @@ export class StateSpill {
     const file = (name: Spilled) => readPieces(this.#files[name]);
     const linkEntries = new Uint8Array(Uint32Array.from(this.#linkEntries).buffer);
     yield* encodedForm(identity, counts, [
-      ...(['mtime', 'ctime', 'size', 'ino', 'mode', 'uid', 'gid'] as const).map(file),
+      ...NUMERIC.map(file),
       [linkEntries],
       file('type'),
       file('sha256'),

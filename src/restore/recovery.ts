@@ -35,11 +35,11 @@ export async function acquireRestoreLock(layout: BackupLayout): Promise<HeldLock
       await fs.promises.rm(leaseOwnerPathOf(base), { force: true });
       continue;
     }
-    const owner = await leaseOwner(base);
+    const waited = Date.now() - start;
     // A holder killed between taking the lock and recording itself left a lock without an owner: only the lock's
     // freshness tells it from a live one, and it goes stale within STALE_MS of being taken. Wait that out rather than
     // refuse, so a killed restore never blocks the next one.
-    const waited = Date.now() - start;
+    const owner = waited >= LOCK_WAIT_MS ? await leaseOwner(base) : undefined;
     if (waited >= LOCK_WAIT_MS && (owner || waited >= STALE_MS + LOCK_WAIT_MARGIN_MS)) {
       throw new BackupError(
         'LOCKED',
