@@ -4,8 +4,9 @@
  * stream, entry by entry. As objects, a state cost about 600 bytes an entry and grew with the dataset (46 MB for
  * 77k entries, twice that for 154k), and was most of a restore's peak memory; as columns it costs about 150.
  *
- * It reads as a `ReadonlyMap<string, StateEntry>`: each entry is made when asked for, so a caller holds only the
- * entries it works on. `indexOf` and `entryAt` address entries by slot, for a caller that marks entries in a typed
+ * The paths are a `PathTable` (outside the JS heap, front-coded); owners and modes are 32 bits, what is a double in
+ * a manifest stays a double. It reads as a `ReadonlyMap<string, StateEntry>`: each entry is made when asked for, so a
+ * caller holds only the entries it works on. `indexOf` and `entryAt` address entries by slot, for a caller that marks entries in a typed
  * array of its own (`slots` long) instead of a set of paths.
  *
  * Folding: `begin` each manifest (its header: its deleted paths go), then `add` its entries. A changed path keeps its
@@ -14,6 +15,7 @@
 import { BackupError } from '../errors.js';
 import { ENTRY_TYPES, SHA256_HEX, type Manifest, type ManifestEntry } from './manifest.js';
 import type { StateEntry } from './state.js';
+import { isWellFormed, PathTable } from './path-table.js';
 import { releaseBuffer } from './release.js';
 
 const SHA256_BYTES = 32;
@@ -22,19 +24,22 @@ const CHANGED_WHILE_READING = 2;
 /** `storedIn` is an index into the backup ids seen; a chain is far shorter than this. */
 const MAX_BACKUPS = 0xffff;
 
+function isUint32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+
 export class FoldedState implements ReadonlyMap<string, StateEntry> {
-  /** Each slot's path; undefined once deleted. */
-  #paths: (string | undefined)[] = [];
-  readonly #slotOf = new Map<string, number>();
+  /** Each slot's path; a deleted slot stays, empty. */
+  readonly #paths = new PathTable();
   readonly #ids: string[] = [];
   readonly #idIndex = new Map<string, number>();
   #capacity = 0;
   #type = new Uint8Array(0);
   #flags = new Uint8Array(0);
   #storedIn = new Uint16Array(0);
-  #mode = new Float64Array(0);
-  #uid = new Float64Array(0);
-  #gid = new Float64Array(0);
+  #mode = new Uint32Array(0);
+  #uid = new Uint32Array(0);
+  #gid = new Uint32Array(0);
   #mtime = new Float64Array(0);
   #size = new Float64Array(0);
   #dev = new Float64Array(0);
@@ -49,23 +54,31 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
 
   readonly [Symbol.toStringTag] = 'FoldedState';
 
+  /** A state of `entries` as they are (each with its `storedIn`), in their order. */
+  static of(entries: Iterable<StateEntry>): FoldedState {
+    const state = new FoldedState();
+    state.begin({ id: '', deleted: [] });
+    for (const entry of entries) state.add(entry);
+    state.trim();
+    return state;
+  }
+
   get size(): number {
-    return this.#slotOf.size;
+    return this.#paths.size;
   }
 
   /** Slots used so far, deleted ones included: the length of an array indexed by slot. */
   get slots(): number {
-    return this.#paths.length;
+    return this.#paths.slots;
   }
 
   /** Starts folding `manifest` (its header; its entries follow through `add`): its deleted paths go. */
   begin(manifest: Pick<Manifest, 'id' | 'deleted'>): void {
     this.#current = manifest.id;
     for (const path of manifest.deleted ?? []) {
-      const slot = this.#slotOf.get(path);
-      if (slot === undefined) continue;
-      this.#slotOf.delete(path);
-      this.#paths[slot] = undefined;
+      const slot = this.#paths.find(path);
+      if (slot < 0) continue;
+      this.#paths.remove(slot);
       this.#links.delete(slot);
     }
   }
@@ -74,13 +87,14 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
   add(entry: ManifestEntry): void {
     const type = ENTRY_TYPES.indexOf(entry.type);
     if (type < 0) throw new BackupError('INTEGRITY', `entry ${entry.path} has an unknown type ${String(entry.type)}`, { path: entry.path });
-    let slot = this.#slotOf.get(entry.path);
-    if (slot === undefined) {
-      slot = this.#paths.length;
-      if (slot === this.#capacity) this.#grow();
-      this.#paths.push(entry.path);
-      this.#slotOf.set(entry.path, slot);
+    if (!isUint32(entry.mode) || !isUint32(entry.uid) || !isUint32(entry.gid)) {
+      throw new BackupError('INTEGRITY', `entry ${entry.path} has an invalid mode or owner`, { path: entry.path });
     }
+    if (typeof entry.path !== 'string' || !isWellFormed(entry.path)) {
+      throw new BackupError('INTEGRITY', `entry ${JSON.stringify(entry.path)} has a path that is not well-formed Unicode`, { path: entry.path });
+    }
+    const slot = this.#paths.add(entry.path);
+    if (slot === this.#capacity) this.#grow();
     this.#type[slot] = type;
     this.#storedIn[slot] = this.#idOf(entry.storedIn ?? this.#current!);
     this.#mode[slot] = entry.mode;
@@ -105,15 +119,38 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
 
   /** The slot of `path`, or -1. */
   indexOf(path: string): number {
-    return this.#slotOf.get(path) ?? -1;
+    return this.#paths.find(path);
+  }
+
+  /** The path in `slot`. */
+  pathAt(slot: number): string {
+    return this.#paths.pathAt(slot);
+  }
+
+  /** The type of the entry in `slot`, without making the entry. */
+  typeAt(slot: number): StateEntry['type'] {
+    return ENTRY_TYPES[this.#type[slot]!]!;
+  }
+
+  sizeAt(slot: number): number {
+    return this.#size[slot]!;
+  }
+
+  storedInAt(slot: number): string {
+    return this.#ids[this.#storedIn[slot]!]!;
+  }
+
+  /** Whether `slot` holds an entry (it was not deleted since). */
+  holds(slot: number): boolean {
+    return this.#paths.has(slot);
   }
 
   /** The entry in `slot` (a slot `indexOf` gave). */
   entryAt(slot: number): StateEntry {
     const flags = this.#flags[slot]!;
     const entry: StateEntry = {
-      path: this.#paths[slot]!,
-      type: ENTRY_TYPES[this.#type[slot]!]!,
+      path: this.#paths.pathAt(slot),
+      type: this.typeAt(slot),
       mode: this.#mode[slot]!,
       uid: this.#uid[slot]!,
       gid: this.#gid[slot]!,
@@ -122,7 +159,7 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
       dev: this.#dev[slot]!,
       ino: this.#ino[slot]!,
       ctimeMs: this.#ctime[slot]!,
-      storedIn: this.#ids[this.#storedIn[slot]!]!,
+      storedIn: this.storedInAt(slot),
     };
     if (flags & HAS_SHA256) entry.sha256 = this.#sha256.toString('hex', SHA256_BYTES * slot, SHA256_BYTES * (slot + 1));
     const link = this.#links.get(slot);
@@ -132,27 +169,24 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
   }
 
   get(path: string): StateEntry | undefined {
-    const slot = this.#slotOf.get(path);
-    return slot === undefined ? undefined : this.entryAt(slot);
+    const slot = this.#paths.find(path);
+    return slot < 0 ? undefined : this.entryAt(slot);
   }
 
   has(path: string): boolean {
-    return this.#slotOf.has(path);
+    return this.#paths.find(path) >= 0;
   }
 
   *keys(): MapIterator<string> {
-    for (const path of this.#paths) if (path !== undefined) yield path;
+    for (let slot = 0; slot < this.#paths.slots; slot++) if (this.#paths.has(slot)) yield this.#paths.pathAt(slot);
   }
 
   *values(): MapIterator<StateEntry> {
-    for (let slot = 0; slot < this.#paths.length; slot++) if (this.#paths[slot] !== undefined) yield this.entryAt(slot);
+    for (let slot = 0; slot < this.#paths.slots; slot++) if (this.#paths.has(slot)) yield this.entryAt(slot);
   }
 
   *entries(): MapIterator<[string, StateEntry]> {
-    for (let slot = 0; slot < this.#paths.length; slot++) {
-      const path = this.#paths[slot];
-      if (path !== undefined) yield [path, this.entryAt(slot)];
-    }
+    for (const entry of this.values()) yield [entry.path, entry];
   }
 
   [Symbol.iterator](): MapIterator<[string, StateEntry]> {
@@ -178,7 +212,8 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
    * restore's peak memory at 154k entries).
    */
   trim(): void {
-    this.#resize(this.#paths.length);
+    this.#resize(this.#paths.slots);
+    this.#paths.trim();
   }
 
   #grow(): void {
@@ -188,7 +223,7 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
   /** The old columns are freed at once (release.ts): left to the collector, they made the peak of a restore of 153k entries. */
   #resize(capacity: number): void {
     if (capacity === this.#capacity) return;
-    const grown = <T extends Uint8Array | Uint16Array | Float64Array>(old: T, make: new (n: number) => T): T => {
+    const grown = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(old: T, make: new (n: number) => T): T => {
       const next = new make(capacity);
       next.set(old.subarray(0, Math.min(old.length, capacity)));
       releaseBuffer(old.buffer);
@@ -197,9 +232,9 @@ export class FoldedState implements ReadonlyMap<string, StateEntry> {
     this.#type = grown(this.#type, Uint8Array);
     this.#flags = grown(this.#flags, Uint8Array);
     this.#storedIn = grown(this.#storedIn, Uint16Array);
-    this.#mode = grown(this.#mode, Float64Array);
-    this.#uid = grown(this.#uid, Float64Array);
-    this.#gid = grown(this.#gid, Float64Array);
+    this.#mode = grown(this.#mode, Uint32Array);
+    this.#uid = grown(this.#uid, Uint32Array);
+    this.#gid = grown(this.#gid, Uint32Array);
     this.#mtime = grown(this.#mtime, Float64Array);
     this.#size = grown(this.#size, Float64Array);
     this.#dev = grown(this.#dev, Float64Array);

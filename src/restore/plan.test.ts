@@ -1,6 +1,7 @@
 /** The restore plan as a table: what a state and a disk scan make of each entry. */
 import { describe, expect, it } from 'vitest';
-import type { BackupState, StateEntry } from '../archive/state.js';
+import { FoldedState } from '../archive/folded-state.js';
+import type { StateEntry } from '../archive/state.js';
 import type { DestinationScan, DiskEntry } from './disk.js';
 import { planRestore, sameTime } from './plan.js';
 import type { RestoreRoot } from './roots.js';
@@ -17,7 +18,7 @@ function found(path: string, type: DiskEntry['type'], extra: Partial<DiskEntry> 
 }
 
 function plan(state: StateEntry[], disk: DiskEntry[], options: { kept?: number; exists?: boolean; owners?: boolean } = {}) {
-  const s: BackupState = new Map(state.map((e) => [e.path, e]));
+  const s = FoldedState.of(state);
   const scan: DestinationScan = {
     root: ROOT,
     exists: options.exists ?? disk.length > 0,
@@ -109,10 +110,7 @@ describe('planRestore', () => {
 
   it('puts platform.yaml last', () => {
     const yaml: RestoreRoot = { service: '_platform', part: 'platform', source: 'platform.yaml', archiveRoot: '_platform/platform.yaml', destination: '/p/platform.yaml', exclude: [] };
-    const s: BackupState = new Map([
-      ['_platform/platform.yaml', wanted('_platform/platform.yaml', 'file')],
-      ['svc/volumes/data', root],
-    ]);
+    const s = FoldedState.of([wanted('_platform/platform.yaml', 'file'), root]);
     const empty = (r: RestoreRoot): DestinationScan => ({ root: r, exists: false, present: [], kept: [] });
     const result = planRestore({ backupId: 'b', chain: ['b'], roots: [yaml, ROOT], state: s, scans: [empty(yaml), empty(ROOT)], compareOwners: false, target: '/t' });
     expect(result.services.map((x) => x.service)).toEqual(['svc', '_platform']);

@@ -8,8 +8,10 @@
  * the millisecond; owners too when they are restored), same link target; a hard link is unchanged while it still
  * shares its file with the path it links to. No file is read to decide.
  */
+import type { FoldedState } from '../archive/folded-state.js';
 import type { EntryType } from '../archive/manifest.js';
-import type { BackupState, StateEntry } from '../archive/state.js';
+import { SlotList } from '../archive/slot-list.js';
+import type { StateEntry } from '../archive/state.js';
 import type { DestinationScan, DiskEntry, DiskType } from './disk.js';
 import { PLATFORM_SERVICE, type RestoreRoot } from './roots.js';
 import { rootFinder } from './safety.js';
@@ -72,7 +74,7 @@ export interface PlanInput {
   target?: string;
   roots: readonly RestoreRoot[];
   /** The whole state; only entries under `roots` count. */
-  state: BackupState;
+  state: FoldedState;
   /** One scan per root, in the order of `roots`. */
   scans: readonly DestinationScan[];
   /** Owners are compared only when the restore sets them (running as root). */
@@ -102,7 +104,7 @@ function emptyPlan(service: string): ServicePlan {
 export function planRestore(input: PlanInput): RestorePlan {
   const plans = new Map<string, ServicePlan>();
   /** Each service's created paths, root by root: its `create` list is made from them when asked for. */
-  const createsOf = new Map<ServicePlan, { paths: string[]; destinationOf: (p: string) => string }[]>();
+  const createsOf = new Map<ServicePlan, { slots: SlotList; destinationOf: (p: string) => string }[]>();
   const planOf = (service: string) => {
     let plan = plans.get(service);
     if (!plan) {
@@ -113,13 +115,14 @@ export function planRestore(input: PlanInput): RestorePlan {
   };
 
   const diskByPath = new Map(input.scans.flatMap((s) => s.present.map((e) => [e.path, e] as const)));
-  // The state's paths of each root, found in one pass (a pass per root costs roots x entries); the entries are
-  // looked up one at a time, so they are not all made at once from a compact state.
-  const pathsOf = new Map<RestoreRoot, string[]>(input.roots.map((root) => [root, []]));
+  // The state's slots of each root, found in one pass (a pass per root costs roots x entries); the entries are
+  // made one at a time, so they are not all made at once from a compact state.
+  const { state } = input;
+  const slotsOf = new Map<RestoreRoot, SlotList>(input.roots.map((root) => [root, new SlotList()]));
   const rootOfPath = rootFinder(input.roots);
-  for (const p of input.state.keys()) {
-    const root = rootOfPath(p);
-    if (root) pathsOf.get(root)!.push(p);
+  for (let slot = 0; slot < state.slots; slot++) {
+    const root = state.holds(slot) ? rootOfPath(state.pathAt(slot)) : undefined;
+    if (root) slotsOf.get(root)!.push(slot);
   }
   input.roots.forEach((root, i) => {
     const scan = input.scans[i]!;
@@ -128,29 +131,36 @@ export function planRestore(input: PlanInput): RestorePlan {
     plan.kept += scan.kept.length;
     const onDisk = new Map(scan.present.map((e) => [e.path, e]));
     const destinationOf = (p: string) => (p === root.archiveRoot ? root.destination : root.destination + p.slice(root.archiveRoot.length));
-    const creates: string[] = [];
-    createsOf.get(plan)!.push({ paths: creates, destinationOf });
+    const creates = new SlotList();
+    createsOf.get(plan)!.push({ slots: creates, destinationOf });
 
-    for (const p of pathsOf.get(root)!) {
-      const wanted = input.state.get(p)!;
+    for (const slot of slotsOf.get(root)!) {
+      const type = state.typeAt(slot);
       plan.entries++;
-      const size = wanted.type === 'file' ? wanted.size : 0;
-      if (wanted.type === 'file') {
+      const size = type === 'file' ? state.sizeAt(slot) : 0;
+      if (type === 'file') {
         plan.files++;
         plan.bytes += size;
       }
-      const found = onDisk.get(p);
-      onDisk.delete(p);
+      // Into an empty folder (or once every path on disk is matched), an entry is created: no need to make it.
+      let found: DiskEntry | undefined;
+      if (onDisk.size > 0) {
+        const p = state.pathAt(slot);
+        found = onDisk.get(p);
+        onDisk.delete(p);
+      }
       if (!found) {
-        creates.push(p);
+        creates.push(slot);
         plan.bytesToWrite += size;
         continue;
       }
+      const wanted = state.entryAt(slot);
+      const p = wanted.path;
       const change: PlanChange = { path: p, destination: destinationOf(p), type: wanted.type, size };
       let reason = difference(wanted, found, input.compareOwners);
       if (!reason && wanted.type === 'hardlink') {
         const linked = diskByPath.get(wanted.link ?? '');
-        const target = input.state.get(wanted.link ?? '');
+        const target = state.get(wanted.link ?? '');
         if (!linked || linked.ino !== found.ino || linked.dev !== found.dev || !target || difference(target, linked, input.compareOwners)) reason = 'content';
       }
       if (reason) {
@@ -168,16 +178,15 @@ export function planRestore(input: PlanInput): RestorePlan {
   // A restore into an empty folder creates every entry: as objects with their destinations the list cost about 150
   // bytes an entry for as long as the restore ran (12 MB for 77k entries), so it is made from the state when read.
   for (const [plan, groups] of createsOf) {
-    plan.createCount = groups.reduce((n, g) => n + g.paths.length, 0);
-    const { state } = input;
+    plan.createCount = groups.reduce((n, g) => n + g.slots.length, 0);
     Object.defineProperty(plan, 'create', {
       enumerable: true,
       configurable: true,
       get: (): PlanChange[] =>
-        groups.flatMap(({ paths, destinationOf }) =>
-          paths.map((p) => {
-            const e = state.get(p)!;
-            return { path: p, destination: destinationOf(p), type: e.type, size: e.type === 'file' ? e.size : 0 };
+        groups.flatMap(({ slots, destinationOf }) =>
+          Array.from(slots, (slot) => {
+            const e = state.entryAt(slot);
+            return { path: e.path, destination: destinationOf(e.path), type: e.type, size: e.type === 'file' ? e.size : 0 };
           }),
         ),
     });
