@@ -2,7 +2,7 @@
  * A chain's state as a restore holds it: `foldChain`'s map (state.ts), with the same order and the same entries, but
  * held column by column (one typed array per field, the paths in one array) and folded from manifests as they
  * stream, entry by entry. As objects, a state cost about 600 bytes an entry and grew with the dataset (46 MB for
- * 77k entries, twice that for 154k), and was most of a restore's peak memory; as columns it costs about 150.
+ * 77k entries, twice that for 154k), and was most of a restore's peak memory; as columns it costs about 130 bytes, outside the JS heap.
  *
  * The paths are a `PathTable` (outside the JS heap, front-coded); owners and modes are 32 bits, what is a double in
  * a manifest stays a double. It reads as a `ReadonlyMap<string, StateEntry>`: each entry is made when asked for, so a
