@@ -20,6 +20,7 @@ import { BackupError } from '../errors.js';
 import { ENTRY_TYPES, type EntryType, type Manifest, type ManifestEntry } from './manifest.js';
 import { checkContinues } from './state.js';
 import { releaseBuffer } from './release.js';
+import { fnv1a } from './path-table.js';
 
 /** What change detection compares of an entry (a `StateEntry` is one too). */
 export interface EntryFacts {
@@ -528,12 +529,6 @@ function encodedIndex({ bytes, starts }: EncodedPaths, length: number): (path: s
     }
     return -1;
   };
-}
-
-function fnv1a(bytes: Uint8Array, start: number, end: number): number {
-  let hash = 0x811c9dc5;
-  for (let k = start; k < end; k++) hash = Math.imul(hash ^ bytes[k]!, 0x01000193);
-  return hash >>> 0;
 }
 
 function decodePath(encoded: EncodedPaths, k: number): string {
