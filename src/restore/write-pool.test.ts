@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DIRECT_MIN_BYTES } from '../workers/direct-write.js';
 import { WritePool, type FileJob } from './write-pool.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'write-pool-'));
@@ -42,14 +43,36 @@ describe('WritePool', () => {
     }
   });
 
+  it('writes large files (O_DIRECT, through an aligned buffer) byte for byte, whatever their size and pieces', async () => {
+    const pool = new WritePool({ toError: (failure) => new Error(`${failure.stage}: ${failure.path}`) });
+    // Around the threshold, on and off a block boundary, larger than the aligned buffer, in odd pieces.
+    const sizes = [DIRECT_MIN_BYTES - 1, DIRECT_MIN_BYTES, DIRECT_MIN_BYTES + 1, 2 * DIRECT_MIN_BYTES, 3 * DIRECT_MIN_BYTES + 4095, 4 * DIRECT_MIN_BYTES + 513];
+    const files = sizes.map((size, i) => ({ name: `large-${i}`, content: randomBytes(size), piece: [4093, 1 << 20, 65_536, (1 << 20) + 7][i % 4]! }));
+    try {
+      for (const { name, content, piece } of files) await queue(pool, jobFor(name, content), content, piece);
+      await pool.flush();
+    } finally {
+      await pool.close();
+    }
+    for (const { name, content } of files) {
+      const file = path.join(dir, name);
+      const stat = fs.statSync(file);
+      expect(stat.size, name).toBe(content.length);
+      expect(fs.readFileSync(file).equals(content), name).toBe(true);
+      expect(stat.mode & 0o7777).toBe(0o640);
+      expect(stat.mtimeMs).toBeCloseTo(1_600_000_000_500, 0);
+    }
+  });
+
   it('reports a content that does not match its SHA-256, and an existing destination, as the first failure', async () => {
     for (const [name, job] of [
       ['content', jobFor('mismatch', Buffer.from('abc'), '0'.repeat(64))],
+      ['content', jobFor('large-mismatch', Buffer.alloc(DIRECT_MIN_BYTES + 1), '0'.repeat(64))],
       ['creating', jobFor('empty', Buffer.from('abc'))],
     ] as const) {
       const pool = new WritePool({ toError: (failure) => new Error(`${failure.stage}: ${failure.path}`) });
       try {
-        await queue(pool, job, Buffer.from('abc'));
+        await queue(pool, job, job.size > 3 ? Buffer.alloc(job.size) : Buffer.from('abc'));
         await expect(pool.flush()).rejects.toThrow(`${name}: ${job.path}`);
       } finally {
         await pool.close();

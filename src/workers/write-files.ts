@@ -9,7 +9,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { CREATE_FLAGS, PART_FIELDS, PartField as F, type BatchDone, type BatchMessage, type ToWorker, type WriteFailure } from './write-files-protocol.js';
+import { FileContent } from './direct-write.js';
+import { PART_FIELDS, PartField as F, type BatchDone, type BatchMessage, type ToWorker, type WriteFailure } from './write-files-protocol.js';
 
 interface FileJob {
   dest: string;
@@ -28,7 +29,7 @@ interface FileJob {
 
 interface OpenFile {
   job: FileJob;
-  fd: number;
+  content: FileContent;
   hash: Hash;
   written: number;
 }
@@ -46,7 +47,7 @@ function failure(stage: WriteFailure['stage'], job: FileJob, error: unknown): Wr
 function closeOpen(): void {
   if (!open) return;
   try {
-    fs.closeSync(open.fd);
+    fs.closeSync(open.content.fd);
   } catch {
     // Already failing or stopping: the file is discarded with the staging folder.
   }
@@ -55,22 +56,24 @@ function closeOpen(): void {
 
 /** Checks the open file's content, sets its metadata and closes it. */
 function finish(file: OpenFile): WriteFailure | undefined {
-  const { job, fd } = file;
+  const { job } = file;
   if (file.written !== job.size || file.hash.digest('hex') !== job.sha256) {
     return { stage: 'content', dest: job.dest, path: job.path, message: 'content does not match its SHA-256 in the manifest' };
   }
+  const { content } = file;
   try {
+    content.end();
     // Owner before mode: a change of owner clears the set-user-ID and set-group-ID bits.
-    if (job.uid >= 0) fs.fchownSync(fd, job.uid, job.gid);
-    if (!job.modeAtCreation) fs.fchmodSync(fd, job.mode);
-    fs.futimesSync(fd, job.atime, job.mtime);
+    if (job.uid >= 0) fs.fchownSync(content.fd, job.uid, job.gid);
+    if (!job.modeAtCreation) fs.fchmodSync(content.fd, job.mode);
+    fs.futimesSync(content.fd, job.atime, job.mtime);
   } catch (error) {
     return failure('writing', job, error);
   }
   // close(2) releases the descriptor even when it fails: never close it twice.
   open = undefined;
   try {
-    fs.closeSync(fd);
+    fs.closeSync(content.fd);
   } catch (error) {
     return failure('writing', job, error);
   }
@@ -104,7 +107,7 @@ function writeBatch(message: BatchMessage): BatchDone {
       };
       named += 3;
       try {
-        open = { job, fd: fs.openSync(job.dest, CREATE_FLAGS, job.modeAtCreation ? job.mode : 0o600), hash: createHash('sha256'), written: 0 };
+        open = { job, content: new FileContent(job.dest, job.modeAtCreation ? job.mode : 0o600, job.size), hash: createHash('sha256'), written: 0 };
       } catch (error) {
         done.failure = failure('creating', job, error);
         break;
@@ -112,7 +115,7 @@ function writeBatch(message: BatchMessage): BatchDone {
     }
     const file = open!;
     try {
-      for (let at = 0; at < chunk.length; ) at += fs.writeSync(file.fd, chunk, at, chunk.length - at);
+      file.content.write(chunk);
     } catch (error) {
       done.failure = failure('writing', file.job, error);
       break;
