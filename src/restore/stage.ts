@@ -1,7 +1,8 @@
 /**
  * Builds the new tree of each restored root in its staging folder, from the backup's state and its archives:
  *
- *   folders (from the state, parents first, 0700 while being filled)
+ *   folders (from the state, parents first, with their recorded mode unless it would keep their owner from filling
+ *     them: then 0700 until step 4)
  *   -> for each archive of the chain that holds needed content: stream it once, check every entry against that
  *      backup's manifest (safe path, listed, same type and link, same size) on the main thread, and hand each needed
  *      file to the write pool, whose workers create it with O_CREAT|O_EXCL|O_NOFOLLOW, hash it as they write, and
@@ -83,30 +84,57 @@ function integrity(message: string, details: Record<string, unknown> = {}): Back
 }
 
 /**
- * What a file created under a staging root gets without being told: its owner, and which of the permission bits
- * asked of open(2) it keeps (the umask or a default ACL takes the others). Every folder under a staging root is made
- * by this restore inside the root's parent, so it inherits the same (a set-group-ID bit, a default ACL), and a probe
- * file in that parent tells for all of them. A file whose recorded owner and mode come this way skips fchown and
- * fchmod: two of its five metadata syscalls, each a journaled inode update.
+ * What a file or folder created under a staging root gets without being told: its owner, and which of the permission
+ * bits asked of open(2) or mkdir(2) it keeps (the umask or a default ACL takes the others); a folder also inherits a
+ * set-group-ID bit. Every folder under a staging root is made by this restore inside the root's parent, so it
+ * inherits the same, and a probe file and a probe folder in that parent tell for all of them. An entry whose recorded
+ * owner and mode come this way skips chown and chmod: two of its metadata syscalls, each a journaled inode update.
  */
-interface CreationDefaults {
+interface Created {
   uid: number;
   gid: number;
-  keptBits: number;
+  /** The permission bits kept of 0o777, and for a folder the set-group-ID bit it inherits. */
+  mode: number;
+}
+
+interface CreationDefaults {
+  file: Created;
+  dir: Created;
 }
 
 function creationDefaults(root: StagingRoot): CreationDefaults {
   // The parent is this restore's own folder (the workspace's, or a scratch folder beside the live path).
   const probe = path.join(path.dirname(root.staged), '.creation-probe');
-  // Opened as the restored files are, so it gets what they get.
+  // Opened and made as the restored files and folders are, so they get what those get.
   const fd = fs.openSync(probe, CREATE_FLAGS, 0o777);
+  let file: Created;
   try {
     const stat = fs.fstatSync(fd);
-    return { uid: stat.uid, gid: stat.gid, keptBits: stat.mode & 0o777 };
+    file = { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o777 };
   } finally {
     fs.closeSync(fd);
     fs.unlinkSync(probe);
   }
+  fs.mkdirSync(probe, { mode: 0o777 });
+  try {
+    const stat = fs.lstatSync(probe);
+    return { file, dir: { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777 } };
+  } finally {
+    fs.rmdirSync(probe);
+  }
+}
+
+/**
+ * The mode a folder is made with: its recorded permissions, unless they would keep its owner from filling it (not
+ * running as root), in which case 0700 until its files are in.
+ */
+function folderCreationMode(recorded: number, asRoot: boolean): number {
+  return asRoot || (recorded & 0o700) === 0o700 ? recorded & 0o777 : 0o700;
+}
+
+/** The mode a folder made with `requested` (at most 0o777) has, by the probe folder. */
+function createdFolderMode(requested: number, made: Created): number {
+  return (requested & made.mode & 0o777) | (made.mode & 0o7000);
 }
 
 /** A path segment `.` or `..`: what could lead a destination out of its staging root. */
@@ -150,6 +178,7 @@ export async function stageRoots(
   options: StageOptions,
 ): Promise<StageResult> {
   const destinations = new Destinations(roots);
+  const defaults = new Map(roots.map((root) => [root, creationDefaults(root)]));
   const now = new Date();
   const chainIds = new Set(chain.map((m) => m.record.id));
   // Folders and links by slot, their entries and destinations made again when they are worked on: held as objects,
@@ -199,8 +228,10 @@ export async function stageRoots(
   });
   try {
     // 1. Folders.
-    for (const slot of folders) fs.mkdirSync(wantedAt(slot).dest, { mode: 0o700 });
-    const defaults = new Map(roots.map((root) => [root, creationDefaults(root)]));
+    for (const slot of folders) {
+      const { dest, entry } = wantedAt(slot);
+      fs.mkdirSync(dest, { mode: folderCreationMode(entry.mode, options.asRoot) });
+    }
 
     // 2. File content, from the archive that holds each file, each archive streamed once.
     for (const member of chain) {
@@ -255,14 +286,15 @@ export async function stageRoots(
   for (let i = folders.length - 1; i >= 0; i--) {
     const dir = wantedAt(folders[i]!);
     const e = dir.entry;
-    if (options.asRoot) fs.chownSync(dir.dest, e.uid, e.gid);
+    const made = defaults.get(dir.root)!.dir;
+    if (options.asRoot && (e.uid !== made.uid || e.gid !== made.gid)) fs.chownSync(dir.dest, e.uid, e.gid);
     let mode = e.mode;
     if (dir.dest === dir.root.staged && !options.asRoot && (mode & 0o200) === 0) {
       // Moving a folder to another parent needs write access to it; its real mode is set once it is in place.
       deferred.set(dir.dest, { mode, mtimeMs: e.mtimeMs });
       mode |= 0o200;
     }
-    fs.chmodSync(dir.dest, mode);
+    if (mode !== createdFolderMode(folderCreationMode(e.mode, options.asRoot), made)) fs.chmodSync(dir.dest, mode);
     fs.utimesSync(dir.dest, now, toSeconds(e.mtimeMs));
   }
   return { entries, files: totalFiles, bytes: totalBytes, deferred };
@@ -326,14 +358,14 @@ async function stageArchive(
     if (!target) return undefined;
     queued++;
     const { entry, dest, root } = target;
-    const made = files.defaults.get(root)!;
+    const made = files.defaults.get(root)!.file;
     pool.begin({
       dest,
       path: entry.path,
       size: entry.size,
       sha256: entry.sha256 ?? '',
       mode: entry.mode,
-      modeAtCreation: (entry.mode & ~made.keptBits) === 0,
+      modeAtCreation: (entry.mode & ~made.mode) === 0,
       ...(options.asRoot && (entry.uid !== made.uid || entry.gid !== made.gid) && { owner: { uid: entry.uid, gid: entry.gid } }),
       atime,
       mtime: toSeconds(entry.mtimeMs),
