@@ -35,13 +35,13 @@ let buffer: Uint8Array | undefined;
 /** Set once O_DIRECT or its memory was refused: the worker writes buffered from then on. */
 let unsupported = false;
 
+/** The aligned buffer, made on first use; undefined once O_DIRECT was refused. */
 function alignedBuffer(): Uint8Array | undefined {
-  if (!buffer && !unsupported) {
-    try {
-      buffer = new Uint8Array(new WebAssembly.Memory({ initial: BUFFER_BYTES / WASM_PAGE, maximum: BUFFER_BYTES / WASM_PAGE }).buffer);
-    } catch {
-      unsupported = true;
-    }
+  if (unsupported) return undefined;
+  try {
+    buffer ??= new Uint8Array(new WebAssembly.Memory({ initial: BUFFER_BYTES / WASM_PAGE, maximum: BUFFER_BYTES / WASM_PAGE }).buffer);
+  } catch {
+    unsupported = true;
   }
   return buffer;
 }
