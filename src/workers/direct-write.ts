@@ -1,8 +1,8 @@
 /**
  * Writing a restored file's content around the page cache (O_DIRECT), for large files. On the 2-core VM the bench
- * runs on, a buffered write of the bench's 30 files of 1 MiB or more (503 MB) cost 0.5-1.5 s of kernel time (fresh
+ * runs on, a buffered write of the bench's 30 files of 1 MiB or more (503 MB) cost 0.2-1.5 s of kernel time (fresh
  * page-cache pages to be had, filled and written back), and the `sync -f` at the end of the restore 0.2 s more; the
- * same bytes written with O_DIRECT took 0.2-0.3 s in all, with a tenth of the CPU. Those seconds of kernel time were
+ * same bytes written with O_DIRECT took 0.2-0.5 s in all, with a tenth of the CPU or less. Those seconds of kernel time were
  * taken from the two cores that decompress and write everything else. A restored file is not read back soon, and the
  * page cache the platform's services use is not flushed out by hundreds of megabytes of it.
  *
@@ -114,7 +114,7 @@ export class FileContent {
       // (O_NOFOLLOW: never through a symlink) and written buffered from its start.
       unsupported = true;
       fs.closeSync(this.fd);
-      this.fd = -1; // (closed: if the open below fails, nothing closes another file's descriptor)
+      this.fd = -1; // Should the open below fail, no one closes a descriptor that may be another file's by then.
       this.fd = fs.openSync(this.#dest, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
       this.#direct = undefined;
       writeAll(this.fd, direct, this.#filled);

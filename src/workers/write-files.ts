@@ -56,11 +56,10 @@ function closeOpen(): void {
 
 /** Checks the open file's content, sets its metadata and closes it. */
 function finish(file: OpenFile): WriteFailure | undefined {
-  const { job } = file;
+  const { job, content } = file;
   if (file.written !== job.size || file.hash.digest('hex') !== job.sha256) {
     return { stage: 'content', dest: job.dest, path: job.path, message: 'content does not match its SHA-256 in the manifest' };
   }
-  const { content } = file;
   try {
     content.end();
     // Owner before mode: a change of owner clears the set-user-ID and set-group-ID bits.
