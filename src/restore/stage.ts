@@ -28,7 +28,7 @@ import type { DecryptionKey } from '../crypto/index.js';
 import { BackupError, ioError } from '../errors.js';
 import type { BackupRecord } from '../metadata/record.js';
 import type { ArchiveStorage } from '../storage/storage.js';
-import { scanDestination } from './disk.js';
+import { keptEntries } from './disk.js';
 import type { RestoreRoot } from './roots.js';
 import { archivePathProblem, rootFinder, unsafe } from './safety.js';
 import { carryOver, joinPath } from './tree-ops.js';
@@ -426,7 +426,7 @@ function writeError(failure: WriteFailure, record: BackupRecord): BackupError {
  * Returns how many entries were carried.
  */
 export function carryKept(root: RestoreRoot, staged: string, state: BackupState, asRoot: boolean): number {
-  const kept = scanDestination(root, state).kept;
+  const kept = keptEntries(root, state);
   const touched = new Set<string>();
   for (const k of kept) {
     const parentEntry = state.get(k.parent);
