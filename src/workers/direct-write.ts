@@ -2,8 +2,8 @@
  * Writing a restored file's content around the page cache (O_DIRECT), for large files. On the 2-core VM the bench
  * runs on, a buffered write of the bench's 30 files of 1 MiB or more (503 MB) cost 0.2-1.5 s of kernel time (fresh
  * page-cache pages to be had, filled and written back), and the `sync -f` at the end of the restore 0.2 s more; the
- * same bytes written with O_DIRECT took 0.2-0.5 s in all, with a tenth of the CPU or less. Those seconds of kernel time were
- * taken from the two cores that decompress and write everything else. A restored file is not read back soon, and the
+ * same bytes written with O_DIRECT took 0.2-0.5 s in all, with a tenth of the CPU or less. Those seconds of kernel
+ * time were taken from the two cores that decompress and write everything else. A restored file is not read back soon, and the
  * page cache the platform's services use is not flushed out by hundreds of megabytes of it.
  *
  * Small files stay buffered: each direct write waits for the disk, which made 6,560 files of 4-64 KiB take 3.5 s
@@ -59,8 +59,7 @@ export class FileContent {
   /** The aligned buffer while writing direct, and how much of it is filled. */
   #direct: Uint8Array | undefined;
   #filled = 0;
-  /** Bytes of content given so far. */
-  #length = 0;
+  #written = 0;
   /** Nothing was written direct yet: an EINVAL now means the filesystem refuses O_DIRECT. */
   #first = true;
 
@@ -81,8 +80,13 @@ export class FileContent {
     this.fd = fs.openSync(dest, CREATE_FLAGS, mode);
   }
 
+  /** Bytes of content given so far. */
+  get written(): number {
+    return this.#written;
+  }
+
   write(chunk: Uint8Array): void {
-    this.#length += chunk.length;
+    this.#written += chunk.length;
     if (!this.#direct) return writeAll(this.fd, chunk, chunk.length);
     const direct = this.#direct;
     for (let at = 0; at < chunk.length; ) {
@@ -100,7 +104,7 @@ export class FileContent {
     const filled = this.#filled;
     const padded = Math.ceil(filled / ALIGNMENT) * ALIGNMENT;
     this.#direct.fill(0, filled, padded);
-    if (this.#writeDirect(padded) && padded !== filled) fs.ftruncateSync(this.fd, this.#length);
+    if (this.#writeDirect(padded) && padded !== filled) fs.ftruncateSync(this.fd, this.#written);
   }
 
   /** Writes the first `length` bytes of the aligned buffer; false when they were written buffered instead. */

@@ -31,7 +31,6 @@ interface OpenFile {
   job: FileJob;
   content: FileContent;
   hash: Hash;
-  written: number;
 }
 
 /** The file a previous batch left open (its next part starts the next batch). */
@@ -57,7 +56,7 @@ function closeOpen(): void {
 /** Checks the open file's content, sets its metadata and closes it. */
 function finish(file: OpenFile): WriteFailure | undefined {
   const { job, content } = file;
-  if (file.written !== job.size || file.hash.digest('hex') !== job.sha256) {
+  if (content.written !== job.size || file.hash.digest('hex') !== job.sha256) {
     return { stage: 'content', dest: job.dest, path: job.path, message: 'content does not match its SHA-256 in the manifest' };
   }
   try {
@@ -106,7 +105,7 @@ function writeBatch(message: BatchMessage): BatchDone {
       };
       named += 3;
       try {
-        open = { job, content: new FileContent(job.dest, job.modeAtCreation ? job.mode : 0o600, job.size), hash: createHash('sha256'), written: 0 };
+        open = { job, content: new FileContent(job.dest, job.modeAtCreation ? job.mode : 0o600, job.size), hash: createHash('sha256') };
       } catch (error) {
         done.failure = failure('creating', job, error);
         break;
@@ -120,7 +119,6 @@ function writeBatch(message: BatchMessage): BatchDone {
       break;
     }
     file.hash.update(chunk);
-    file.written += chunk.length;
     done.bytes += chunk.length;
     if (parts[at + F.last] !== 1) continue;
     const problem = finish(file);
